@@ -1,0 +1,13 @@
+"""pbgan: partial binarization of deconvolution-based GAN generators.
+
+Importing the package selects Keras 2 (``tf-keras``), which larq needs, before
+TensorFlow is first imported; users never have to set ``TF_USE_LEGACY_KERAS``.
+TensorFlow itself is imported lazily by the submodules that need it.
+"""
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+__version__ = "0.1.0"
