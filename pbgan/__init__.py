@@ -8,6 +8,7 @@ TensorFlow itself is imported lazily by the submodules that need it.
 import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow logs harmless CUDA-plugin errors on CPU machines; set it yourself to see them.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 __version__ = "0.1.0"

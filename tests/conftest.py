@@ -1,0 +1,13 @@
+"""Shared fixtures. Importing pbgan first selects Keras 2 for every test module."""
+
+import pytest
+
+import pbgan  # noqa: F401
+
+
+@pytest.fixture(autouse=True)
+def _clear_keras_session():
+    yield
+    import tensorflow as tf
+
+    tf.keras.backend.clear_session()

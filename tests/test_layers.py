@@ -1,0 +1,92 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pbgan.layers import (
+    ChannelScaledSign,
+    PhaseConv2DTranspose,
+    Projection,
+    phase_kernel_from_transpose,
+)
+
+
+@pytest.mark.parametrize(
+    "shape,filters", [((2, 4, 4, 8), 5), ((1, 5, 7, 3), 2), ((3, 1, 1, 16), 4)]
+)
+def test_phase_decomposition_equals_conv2d_transpose(shape, filters):
+    x = np.random.default_rng(0).normal(size=shape).astype("float32")
+    reference = tf.keras.layers.Conv2DTranspose(
+        filters, 4, strides=2, padding="same", use_bias=False
+    )
+    expected = reference(x).numpy()
+    layer = PhaseConv2DTranspose(filters)
+    layer(x)
+    layer.set_from_transpose_kernel(reference.kernel.numpy())
+    got = layer(x).numpy()
+    assert got.shape == expected.shape == (shape[0], 2 * shape[1], 2 * shape[2], filters)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_phase_kernel_has_the_deconvolution_parameter_count():
+    kernel = np.zeros((4, 4, 6, 10))
+    assert phase_kernel_from_transpose(kernel).size == kernel.size
+    with pytest.raises(ValueError, match="4x4"):
+        phase_kernel_from_transpose(np.zeros((5, 5, 6, 10)))
+
+
+def _deconv_kernel_with_distinct_channel_magnitudes():
+    rng = np.random.default_rng(1)
+    kernel = rng.normal(size=(4, 4, 3, 5)).astype("float32")  # (kh, kw, c_out, c_in)
+    kernel *= np.array([0.1, 1.0, 10.0], "float32")[None, None, :, None]
+    kernel *= np.array([1.0, 2.0, 3.0, 4.0, 5.0], "float32")[None, None, None, :]
+    return kernel
+
+
+def test_bwn_alpha_is_per_output_channel_of_a_transposed_conv_kernel():
+    kernel = _deconv_kernel_with_distinct_channel_magnitudes()
+    quantized = ChannelScaledSign(axis=-2)(tf.constant(kernel)).numpy()
+    expected_alpha = np.abs(kernel).mean(axis=(0, 1, 3))  # per c_out
+    for o in range(3):
+        np.testing.assert_allclose(np.abs(quantized[:, :, o, :]), expected_alpha[o], rtol=1e-5)
+    np.testing.assert_array_equal(np.sign(quantized), np.sign(kernel))
+    # larq's magnitude_aware_sign would scale per input channel here: make sure we differ.
+    per_input = np.abs(kernel).mean(axis=(0, 1, 2))
+    assert not np.allclose(np.abs(quantized[0, 0, 0, :]), per_input[0])
+
+
+def test_projection_scale_is_shared_per_feature_map_channel():
+    rng = np.random.default_rng(2)
+    kernel = rng.normal(size=(1, 1, 7, 4 * 3)).astype("float32")  # h*w=4 positions x c=3
+    quantized = ChannelScaledSign(axis=-1, channels=3)(tf.constant(kernel)).numpy()
+    grouped = np.abs(kernel).reshape(7, 4, 3).mean(axis=(0, 1))
+    np.testing.assert_allclose(np.abs(quantized).reshape(7, 4, 3)[0, 0], grouped, rtol=1e-5)
+
+
+def test_bwn_gradient_is_straight_through_and_clipped():
+    w = tf.Variable([[-2.0, -0.5, 0.5, 2.0]])
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(ChannelScaledSign(axis=0)(w))  # one channel, alpha = 1.25
+    np.testing.assert_allclose(tape.gradient(y, w).numpy(), [[0, 1.25, 1.25, 0]], rtol=1e-6)
+
+
+def test_xnor_phase_layer_computes_with_signs_of_inputs_and_weights():
+    x = np.random.default_rng(3).normal(size=(2, 3, 3, 4)).astype("float32")
+    layer = PhaseConv2DTranspose(2, binary=True, scheme="xnor")
+    y = layer(x).numpy()
+    # Integer sums of +-1 products: 2x2 taps x 4 channels, so |y| <= 16 and y is even.
+    assert np.all(np.abs(y) <= 16)
+    np.testing.assert_array_equal(np.mod(y, 2), 0)
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        PhaseConv2DTranspose(3, binary=True, scheme="xnor", use_bias=True, use_scale=True),
+        PhaseConv2DTranspose(3, binary=False),
+        Projection((2, 2, 3), binary=True, scheme="bwn"),
+    ],
+    ids=["phase-xnor", "phase-float", "projection-bwn"],
+)
+def test_custom_layers_round_trip_through_get_config(layer):
+    clone = type(layer).from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
