@@ -14,10 +14,10 @@ import dataclasses
 import os
 from collections.abc import Iterator
 
-import tensorflow as tf
-
 import pbgan  # noqa: F401  (selects Keras 2 before TensorFlow loads)
 from pbgan.layers import PhaseConv2DTranspose, Projection
+
+import tensorflow as tf
 
 __all__ = [
     "AnalysisError",

@@ -11,9 +11,9 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 
-import click
-
 import pbgan
+
+import click
 
 
 class UsageFailure(click.ClickException):

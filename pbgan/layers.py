@@ -31,8 +31,6 @@ import larq as lq
 import numpy as np
 import tensorflow as tf
 
-import pbgan  # noqa: F401  (selects Keras 2 before TensorFlow loads)
-
 __all__ = [
     "SCHEMES",
     "ChannelScaledSign",

@@ -12,12 +12,12 @@ that analysis, conversion checks and checkpoints can find them.
 
 from __future__ import annotations
 
-import larq as lq
-import tensorflow as tf
-
 import pbgan  # noqa: F401  (selects Keras 2 before TensorFlow loads)
 from pbgan.layers import SCHEMES, ChannelScaledSign, PhaseConv2DTranspose, Projection
 from pbgan.settings import Setting, get_setting
+
+import larq as lq
+import tensorflow as tf
 
 __all__ = [
     "ARCHITECTURES",

@@ -1,8 +1,8 @@
 """Shared fixtures. Importing pbgan first selects Keras 2 for every test module."""
 
-import pytest
-
 import pbgan  # noqa: F401
+
+import pytest
 
 
 @pytest.fixture(autouse=True)

@@ -1,12 +1,12 @@
 import json
 
-import pytest
-import tensorflow as tf
-from click.testing import CliRunner
-
 from pbgan.analysis import AnalysisError, analyze
 from pbgan.cli import main
 from pbgan.models import build_generator
+
+import pytest
+import tensorflow as tf
+from click.testing import CliRunner
 
 KEYS = {"layer", "kind", "c_in", "h_in", "w_in", "dor", "binarize"}
 

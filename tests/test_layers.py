@@ -1,13 +1,13 @@
-import numpy as np
-import pytest
-import tensorflow as tf
-
 from pbgan.layers import (
     ChannelScaledSign,
     PhaseConv2DTranspose,
     Projection,
     phase_kernel_from_transpose,
 )
+
+import numpy as np
+import pytest
+import tensorflow as tf
 
 
 @pytest.mark.parametrize(

@@ -1,12 +1,12 @@
 import warnings
 
-import numpy as np
-import pytest
-import tensorflow as tf
-
 from pbgan.analysis import analyze
 from pbgan.models import build_discriminator, build_generator, generator_dors
 from pbgan.settings import SETTINGS, NegativeDoRWarning, get_setting
+
+import numpy as np
+import pytest
+import tensorflow as tf
 
 # Width 1/8 (DoR 99, 112, 0, -224, -1008) costs 1/64 of the full model; auto's plan
 # follows the DoR of the model it is given, so it binarizes one layer fewer here.

@@ -1,9 +1,9 @@
 import warnings
 
-import pytest
-
 from pbgan.models import generator_dors
 from pbgan.settings import SETTINGS, NegativeDoRWarning, get_setting
+
+import pytest
 
 DCGAN64_DORS = generator_dors(64)
 

@@ -1,0 +1,109 @@
+"""``pbgan convert``."""
+
+from __future__ import annotations
+
+from pbgan.cli import UsageFailure, one_line_errors
+from pbgan.settings import setting_names
+
+import click
+
+
+def _human_bytes(n: int) -> str:
+    return f"{n / 1e6:.2f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
+
+
+@click.command("convert")
+@click.argument("source", required=False)
+@click.option("--setting", required=True, type=click.Choice(setting_names(), case_sensitive=False))
+@click.option("--scheme", type=click.Choice(["xnor", "bwn"]), help="Default: the source's own.")
+@click.option("--model", "arch", help="Built-in architecture instead of SOURCE (e.g. dcgan64).")
+@click.option("--init", type=click.Choice(["random"]), help="With --model: random weights.")
+@click.option("--width", default=1.0, show_default=True, help="With --model: width multiplier.")
+@click.option("--z-dim", default=100, show_default=True, help="With --model: latent size.")
+@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False))
+@click.option("--allow-negative-dor", is_flag=True, help="Convert plans that binarize DoR < 0.")
+@click.option("--parity-tol", default=None, type=float, help="Max abs error allowed (1e-3).")
+@one_line_errors(ValueError)
+def convert(
+    source: str | None,
+    setting: str,
+    scheme: str | None,
+    arch: str | None,
+    init: str | None,
+    width: float,
+    z_dim: int,
+    out: str,
+    allow_negative_dor: bool,
+    parity_tol: float | None,
+) -> None:
+    """Convert a generator to an LCE flatbuffer OUT.tflite (+ OUT.json manifest).
+
+    SOURCE is a run directory from `pbgan train` or a saved generator (.keras);
+    `--model dcgan64 --init random` converts random weights for architecture and
+    speed studies. Every conversion is checked: binary operators exactly where the
+    plan binarizes, and the flatbuffer agrees with Keras on a fixed latent batch.
+    """
+    import warnings
+
+    from pbgan.convert import (
+        DEFAULT_PARITY_TOLERANCE,
+        convert_generator,
+        load_generator_source,
+        write_conversion,
+    )
+    from pbgan.models import ARCHITECTURES, build_generator
+    from pbgan.settings import NegativeDoRWarning, get_setting
+
+    setting_obj = get_setting(setting)
+    if (source is None) == (arch is None):
+        raise UsageFailure("pass either SOURCE or --model NAME --init random")
+    if arch is not None:
+        if init != "random":
+            raise UsageFailure("--model needs --init random (there are no pretrained weights)")
+        if arch not in ARCHITECTURES:
+            raise UsageFailure(f"unknown --model {arch}: choose one of {', '.join(ARCHITECTURES)}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NegativeDoRWarning)
+            model = build_generator(
+                resolution=ARCHITECTURES[arch],
+                width=width,
+                z_dim=z_dim,
+                setting=setting_obj,
+                scheme=scheme or "xnor",
+            )
+        description = f"{arch} width {width:g} (random init)"
+    else:
+        model, config = load_generator_source(source)
+        for key, value in (("setting", setting_obj.name), ("scheme", scheme)):
+            trained = config.get(key)
+            if value is not None and trained is not None and trained != value:
+                raise UsageFailure(
+                    f"{source} was trained with --{key} {trained}: pass --{key} {trained}"
+                )
+        description = str(source)
+
+    result = convert_generator(
+        model,
+        setting=setting_obj,
+        scheme=scheme,
+        source=description,
+        allow_negative_dor=allow_negative_dor,
+        parity_tolerance=DEFAULT_PARITY_TOLERANCE if parity_tol is None else parity_tol,
+    )
+    tflite, manifest_path = write_conversion(result, out)
+    m = result.manifest
+    click.echo(f"wrote {tflite} ({_human_bytes(m['size_bytes'])}) and {manifest_path}")
+    click.echo(
+        f"setting {m['setting']}, scheme {m['scheme']}: binary weights "
+        f"{_human_bytes(m['binary_constant_bytes'])}, float weights "
+        f"{_human_bytes(m['float_constant_bytes'])}; parity max abs err "
+        f"{m['parity_max_abs_err']:.2g} (<= {m['parity_tolerance']:g})"
+    )
+    for layer in m["layers"]:
+        kind = "binary" if "LceBconv2d" in layer["tflite_ops"] else "float"
+        click.echo(
+            f"  {layer['layer']:<12} DoR {layer['dor']:>6}  {kind:<6} "
+            f"{_human_bytes(layer['weight_bytes']):>10}  {' '.join(layer['tflite_ops'])}"
+        )
+    if "note" in m:
+        click.echo(f"note: {m['note']}")

@@ -1,0 +1,301 @@
+"""Keras generator -> LCE flatbuffer, with graph and parity checks and a manifest.
+
+``convert_generator`` is bytes out: it converts with Larq Compute Engine, then proves
+the result before anyone ships it:
+
+* **graph check** — the flatbuffer's weighted operators are matched, in execution
+  order, to the generator's projection and deconvolutions; every layer the plan
+  binarizes (xnor scheme) must be an ``LceBconv2d`` with bit-packed ``int32``
+  weights, every other layer a float operator with float weights. A failure is an
+  error, not a warning.
+* **parity check** — the LCE interpreter and Keras agree on a fixed latent batch to
+  ``parity_tolerance`` (max abs error on images in [-1, 1]).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import math
+import os
+from pathlib import Path
+
+from pbgan import __version__
+from pbgan.analysis import LayerDoR, analyze, load_keras_model
+from pbgan.io import atomic_write_bytes, atomic_write_json
+from pbgan.layers import PhaseConv2DTranspose, Projection
+from pbgan.runtime.flatbuffer import ModelInfo, OpInfo, read_flatbuffer
+from pbgan.settings import Setting, get_setting
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = [
+    "DEFAULT_PARITY_TOLERANCE",
+    "ConversionError",
+    "Conversion",
+    "LayerReport",
+    "check_graph",
+    "convert_generator",
+    "infer_scheme",
+    "load_generator_source",
+    "parity_error",
+    "write_conversion",
+]
+
+# Keras and TFLite compute the same float graph in a different order; an xnor layer
+# turns the rounding difference into a sign flip only for an input within ~1e-6 of 0.
+# 1e-3 on images in [-1, 1] (a quarter of one 8-bit grey level) leaves room for that
+# rounding and still fails on any real mismatch (a wrong tap, phase or sign).
+DEFAULT_PARITY_TOLERANCE = 1e-3
+
+WEIGHTED_OPS = frozenset(
+    {"LceBconv2d", "CONV_2D", "TRANSPOSE_CONV", "FULLY_CONNECTED", "DEPTHWISE_CONV_2D"}
+)
+_FLOAT = frozenset({"float32", "float16"})
+
+
+class ConversionError(ValueError):
+    """A refused conversion or a failed check; the message names the fix."""
+
+
+@dataclasses.dataclass
+class LayerReport:
+    layer: str
+    dor: int
+    binarized: bool
+    tflite_ops: list[str]
+    weight_bytes: int
+
+
+@dataclasses.dataclass
+class Conversion:
+    flatbuffer: bytes
+    manifest: dict
+
+
+def infer_scheme(model: tf.keras.Model) -> str | None:
+    """``"xnor"``/``"bwn"`` from the model's binary layers, ``None`` if it has none."""
+    schemes = set()
+    for row in analyze(model):
+        if not row.binarized:
+            continue
+        layer = model.get_layer(row.layer)
+        if isinstance(layer, Projection | PhaseConv2DTranspose):
+            schemes.add(layer.scheme)
+        else:
+            schemes.add("bwn")
+    if len(schemes) > 1:
+        raise ConversionError(f"generator mixes binarization schemes {sorted(schemes)}")
+    return schemes.pop() if schemes else None
+
+
+def _filter(op: OpInfo) -> object:
+    """The weight tensor of a weighted operator (TRANSPOSE_CONV: input 1, others too)."""
+    constants = [t for t in op.inputs if t.is_constant and len(t.shape) >= 2]
+    if not constants:
+        raise ConversionError(f"operator {op.index} ({op.name}) has no constant weights")
+    return constants[0]
+
+
+def _layer_ops(info: ModelInfo, layer: str, weighted: OpInfo) -> list[str]:
+    """Operators whose outputs are named after ``layer``, plus its weighted operator."""
+    marker = f"/{layer}/"
+    names = [op.name for op in info.ops if any(marker in t.name for t in op.outputs)]
+    if weighted.name not in names:
+        names.append(weighted.name)
+    return names
+
+
+def check_graph(info: ModelInfo, rows: list[LayerDoR], *, scheme: str | None) -> list[LayerReport]:
+    """Match weighted operators to layers and enforce the plan (see module docstring)."""
+    weighted = [op for op in info.ops if op.name in WEIGHTED_OPS]
+    if len(weighted) != len(rows):
+        raise ConversionError(
+            f"flatbuffer has {len(weighted)} weighted operators for {len(rows)} generator "
+            "layers: the converter fused or split a layer, so the plan cannot be checked"
+        )
+    reports = []
+    for row, op in zip(rows, weighted, strict=True):
+        weights = _filter(op)
+        expect_binary = row.binarized and scheme == "xnor"
+        if expect_binary:
+            packed_channels = math.ceil(row.c_in / 32)
+            if op.name != "LceBconv2d" or weights.dtype != "int32":
+                raise ConversionError(
+                    f"{row.layer} is binarized but converted to {op.name} with {weights.dtype} "
+                    "weights instead of LceBconv2d with bit-packed weights"
+                )
+            if weights.shape[-1] != packed_channels:
+                raise ConversionError(
+                    f"{row.layer}: LceBconv2d weights have {weights.shape[-1]} packed input words, "
+                    f"expected {packed_channels} for {row.c_in} input channels"
+                )
+        elif op.name == "LceBconv2d" or weights.dtype not in _FLOAT:
+            raise ConversionError(
+                f"{row.layer} is planned float but converted to {op.name} with {weights.dtype} weights"
+            )
+        weight_bytes = sum(t.nbytes for t in op.inputs if t.is_constant)
+        reports.append(
+            LayerReport(
+                row.layer, row.dor, row.binarized, _layer_ops(info, row.layer, op), weight_bytes
+            )
+        )
+    return reports
+
+
+def parity_error(flatbuffer: bytes, model: tf.keras.Model, *, n: int = 16, seed: int = 0) -> float:
+    """Max abs difference between the LCE interpreter and Keras on ``n`` fixed latents."""
+    from larq_compute_engine.tflite.python.interpreter import Interpreter
+
+    z_dim = model.input_shape[-1]
+    z = np.random.default_rng(seed).normal(size=(n, z_dim)).astype("float32")
+    interpreter = Interpreter(flatbuffer, num_threads=max(1, os.cpu_count() or 1))
+    lite = np.concatenate([interpreter.predict(z[i : i + 1]) for i in range(n)])
+    keras = model(z, training=False).numpy()
+    return float(np.abs(lite - keras).max())
+
+
+def _describe_plan(rows: list[LayerDoR], plan: list[bool]) -> str:
+    names = [r.layer for r, b in zip(rows, plan, strict=True) if b]
+    return ", ".join(names) if names else "nothing"
+
+
+def _settings_matching(rows: list[LayerDoR], actual: list[bool]) -> list[str]:
+    dors = [r.dor for r in rows]
+    return [
+        name
+        for name in ("A", "B", "C", "D", "E", "F", "G", "H", "auto")
+        if get_setting(name).plan(dors, warn=False) == actual
+    ]
+
+
+def convert_generator(
+    model: tf.keras.Model,
+    *,
+    setting: str | Setting,
+    scheme: str | None = None,
+    source: str = "",
+    allow_negative_dor: bool = False,
+    parity_tolerance: float = DEFAULT_PARITY_TOLERANCE,
+    parity_latents: int = 16,
+) -> Conversion:
+    """Convert a partially binarized generator to an LCE flatbuffer and check it.
+
+    Example::
+
+        gen = build_generator(setting="auto", scheme="xnor")
+        result = convert_generator(gen, setting="auto")
+        Path("gen.tflite").write_bytes(result.flatbuffer)
+    """
+    import larq_compute_engine as lce
+
+    setting = get_setting(setting)
+    rows = analyze(model)
+    if len(rows) < 2 or rows[0].kind != "projection":
+        raise ConversionError(
+            "source is not a generator with a projection and deconvolutions: pass a generator"
+        )
+    dors = [r.dor for r in rows]
+    plan = setting.plan(dors, warn=False)
+    negative = [r.layer for r, b in zip(rows, plan, strict=True) if b and r.dor < 0]
+    if negative and not allow_negative_dor:
+        raise ConversionError(
+            f"setting {setting.name} binarizes {', '.join(negative)} with DoR < 0: pass "
+            "--allow-negative-dor to convert it anyway"
+        )
+    actual = [r.binarized for r in rows]
+    if actual != plan:
+        matching = _settings_matching(rows, actual)
+        hint = f"pass --setting {matching[0]}" if matching else "pass the setting it was built with"
+        raise ConversionError(
+            f"the generator binarizes {_describe_plan(rows, actual)} but setting {setting.name} "
+            f"plans {_describe_plan(rows, plan)}: {hint}"
+        )
+    model_scheme = infer_scheme(model)
+    if scheme is not None and model_scheme is not None and scheme != model_scheme:
+        raise ConversionError(
+            f"the generator was built with --scheme {model_scheme}, not {scheme}: "
+            f"pass --scheme {model_scheme}"
+        )
+    scheme = model_scheme or scheme or "xnor"
+
+    flatbuffer = lce.convert_keras_model(model)
+    info = read_flatbuffer(flatbuffer)
+    layers = check_graph(info, rows, scheme=scheme)
+    err = parity_error(flatbuffer, model, n=parity_latents)
+    if not err <= parity_tolerance:
+        raise ConversionError(
+            f"parity check failed: LCE and Keras differ by {err:.3g} > {parity_tolerance:g} "
+            "on a fixed latent batch; the converted graph does not compute the generator"
+        )
+
+    binary_bytes = info.binary_weight_bytes
+    float_bytes = info.float_weight_bytes
+    manifest = {
+        "setting": setting.name,
+        "scheme": scheme,
+        "source": source,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "ops": dict(sorted(info.op_counts.items())),
+        "size_bytes": len(flatbuffer),
+        "binary_constant_bytes": binary_bytes,
+        "float_constant_bytes": float_bytes,
+        "layers": [dataclasses.asdict(r) for r in layers],
+        "parity_max_abs_err": err,
+        "parity_tolerance": parity_tolerance,
+        "parity_latents": parity_latents,
+        "deploys_binary": scheme == "xnor" and any(plan),
+        "versions": _versions(),
+    }
+    if scheme == "bwn" and any(plan):
+        manifest["note"] = (
+            "LCE has no binary-weight (float-input) kernels: bwn layers deploy as float "
+            "operators holding +-alpha weights; use --scheme xnor for binary operators"
+        )
+    return Conversion(flatbuffer, manifest)
+
+
+def _versions() -> dict:
+    import larq
+    import larq_compute_engine
+
+    return {
+        "pbgan": __version__,
+        "tensorflow": tf.__version__,
+        "larq": larq.__version__,
+        "larq_compute_engine": larq_compute_engine.__version__,
+    }
+
+
+def load_generator_source(source: str | os.PathLike) -> tuple[tf.keras.Model, dict]:
+    """A generator and what is known of it, from a run directory or a saved ``.keras`` file.
+
+    A run directory holds ``generator.keras`` (written by ``pbgan train`` after every
+    epoch) and ``config.json`` with the setting and scheme it was trained with.
+    """
+    path = Path(source)
+    if path.is_dir() and (path / "config.json").exists():
+        config = json.loads((path / "config.json").read_text())
+        gen_path = path / "generator.keras"
+        if not gen_path.exists():
+            raise ConversionError(
+                f"{path} has no generator.keras yet: let `pbgan train` finish an epoch, or "
+                "pass a saved generator"
+            )
+        return load_keras_model(gen_path), config
+    if not path.exists():
+        raise ConversionError(
+            f"{path} does not exist: pass a run directory, a generator .keras file, or "
+            "--model dcgan64 --init random"
+        )
+    return load_keras_model(path), {}
+
+
+def write_conversion(result: Conversion, out: str | os.PathLike) -> tuple[Path, Path]:
+    """Write ``OUT.tflite`` and ``OUT.json`` atomically."""
+    out = Path(out)
+    tflite = atomic_write_bytes(out, result.flatbuffer)
+    manifest = atomic_write_json(out.with_suffix(".json"), result.manifest)
+    return tflite, manifest

@@ -1,0 +1,418 @@
+"""``pbgan bench`` and ``pbgan inspect``: registered by the main ``pbgan`` command group.
+
+Heavy modules are imported inside the commands, so ``pbgan --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["bench", "inspect"]
+
+
+class BenchFailure(click.ClickException):
+    """A one-line error naming the fix; exit code 2 like click's usage errors."""
+
+    exit_code = 2
+
+
+def _one_line_errors(fn: Callable) -> Callable:
+    """Turn runtime errors (bad file, failed run, unreachable device) into exit 2."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from pbgan.runtime.flatbuffer import FlatbufferError
+        from pbgan.runtime.local import BenchError
+        from pbgan.runtime.remote import RemoteError
+
+        try:
+            return fn(*args, **kwargs)
+        except (FlatbufferError, BenchError, RemoteError, ValueError, OSError) as err:
+            lines = str(err).strip().splitlines() or [type(err).__name__]
+            raise BenchFailure(lines[0]) from err
+
+    return wrapper
+
+
+def parse_threads(text: str) -> list[int]:
+    """``"1,2,4"`` -> ``[1, 2, 4]``."""
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise BenchFailure(f"--threads {text!r}: give positive integers, e.g. --threads 1,2,4")
+    return list(dict.fromkeys(counts))
+
+
+def _names(text: str | None) -> list[str] | None:
+    return None if text is None else [p.strip() for p in text.split(",") if p.strip()]
+
+
+def _labels(paths: Sequence[Path]) -> dict[Path, str]:
+    """File names, or the paths as given where two models share a file name."""
+    names = [p.name for p in paths]
+    return {p: p.name if names.count(p.name) == 1 else str(p) for p in paths}
+
+
+def _progress(message: str) -> None:
+    click.echo(message, err=True)  # stderr keeps --json output clean
+
+
+def _local_rows(
+    models: Sequence[tuple[Path, str, Any, list[str] | None]],
+    *,
+    threads: Sequence[int],
+    runs: int,
+    warmup: int,
+    memory: bool,
+) -> list[Any]:
+    from pbgan.runtime.local import bench_local, best, measure_peak_rss
+    from pbgan.runtime.report import ModelBench
+
+    rows = []
+    for path, label, info, configs in models:
+        for n in threads:
+            _progress(f"timing {label} with {n} thread(s) ...")
+            results = bench_local(
+                path, threads=n, runs=runs, warmup=warmup, configs=configs, label=label
+            )
+            rss = {}
+            if memory:
+                winner = best(results)
+                probe = measure_peak_rss(path, config=winner.config, threads=n)
+                rss[winner.config] = probe["peak_delta_bytes"]
+            rows.extend(
+                ModelBench(
+                    model=label,
+                    config=r.config,
+                    threads=n,
+                    median_ms=r.median_ms,
+                    p10_ms=r.p10_ms,
+                    p90_ms=r.p90_ms,
+                    size_bytes=info.size_bytes,
+                    binary_weight_bytes=info.binary_weight_bytes,
+                    float_weight_bytes=info.float_weight_bytes,
+                    arena_bytes=info.activation_arena_bytes,
+                    peak_rss_bytes=rss.get(r.config),
+                )
+                for r in results
+            )
+    return rows
+
+
+def _remote_rows(
+    runner: Any,
+    binary: Path,
+    models: Sequence[tuple[Path, str, Any, list[str] | None]],
+    *,
+    threads: Sequence[int],
+    runs: int,
+    warmup: int,
+) -> list[Any]:
+    from pbgan.runtime.remote import REMOTE_CONFIGS
+    from pbgan.runtime.report import ModelBench
+
+    rows = []
+    for path, label, info, configs in models:
+        for n in threads:
+            for config in configs:
+                _progress(f"timing {label} on {runner.label}: {config}, {n} thread(s) ...")
+                r = runner.run_benchmark(
+                    path,
+                    binary,
+                    threads=n,
+                    runs=runs,
+                    warmup_runs=warmup,
+                    extra_flags=REMOTE_CONFIGS[config],
+                )
+                rows.append(
+                    ModelBench(
+                        model=label,
+                        config=config,
+                        threads=n,
+                        median_ms=r.avg_ms,
+                        where=runner.label,
+                        size_bytes=info.size_bytes,
+                        binary_weight_bytes=info.binary_weight_bytes,
+                        float_weight_bytes=info.float_weight_bytes,
+                        arena_bytes=info.activation_arena_bytes,
+                        peak_rss_bytes=None
+                        if r.peak_mem_mb is None
+                        else int(r.peak_mem_mb * 1024 * 1024),
+                        latency_kind="avg",
+                    )
+                )
+    return rows
+
+
+def _check_configs(names: list[str] | None, known: Sequence[str], option: str) -> None:
+    for name in names or ():
+        if name not in known:
+            raise BenchFailure(f"{option}: unknown config {name!r}; choose from {', '.join(known)}")
+
+
+def _verdicts(summary: dict[str, Any]) -> list[str]:
+    lines = []
+    for r in summary["best"]:
+        if r["is_baseline"]:
+            continue
+        head = (
+            f"{r['model']} [{r['where']}, {r['threads']} thread(s)]: "
+            f"{r['config']} {r['median_ms']:.4g} ms"
+        )
+        if r["speedup"] is None:
+            lines.append(head)
+            continue
+        parts = [
+            f"speedup {r['speedup']:.2f}x over the float baseline "
+            f"({r['baseline_config']} {r['baseline_ms']:.4g} ms)",
+            f"weights {r['weight_ratio']:.1f}x smaller" if r["weight_ratio"] else None,
+            f"peak RSS {r['rss_ratio']:.1f}x smaller" if r["rss_ratio"] else None,
+        ]
+        lines.append(head + ": " + "; ".join(p for p in parts if p))
+    return lines
+
+
+@click.command("bench")
+@click.argument("models", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--baseline",
+    type=click.Path(path_type=Path),
+    help="Float flatbuffer to compare with; timed with every float runtime, fastest wins.",
+)
+@click.option("--threads", default="1", show_default=True, help="Thread counts, e.g. 1,2,4.")
+@click.option("--runs", default=50, show_default=True, type=click.IntRange(1), help="Timed runs.")
+@click.option(
+    "--warmup", default=5, show_default=True, type=click.IntRange(0), help="Untimed runs."
+)
+@click.option(
+    "--configs",
+    help="Comma-separated configurations for MODELS instead of the defaults "
+    "(local: lce-default, lce-indirect-bgemm, lce-reference-bconv, lce-xnnpack, "
+    "tflite-builtin, tflite-xnnpack; remote: default, indirect-bgemm, reference-bconv, "
+    "xnnpack, no-xnnpack).",
+)
+@click.option(
+    "--memory/--no-memory",
+    default=True,
+    show_default=True,
+    help="Measure the peak RSS of each model's best configuration in a fresh process.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write report.md, report.json and report.png into this folder.",
+)
+@click.option("--ssh", "ssh_target", metavar="USER@HOST", help="Run on this host over ssh.")
+@click.option("--ssh-port", type=click.IntRange(1, 65535), help="ssh port.")
+@click.option("--identity", type=click.Path(path_type=Path), help="ssh private key file.")
+@click.option(
+    "--adb",
+    "adb_serial",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[SERIAL]",
+    help="Run on an Android device over adb (the only one, or SERIAL; write it after MODELS).",
+)
+@click.option(
+    "--benchmark-binary",
+    type=click.Path(path_type=Path),
+    help="lce_benchmark_model built for the device (needed with --ssh / --adb).",
+)
+@click.option("--timeout", default=600.0, show_default=True, help="Seconds per remote step (s).")
+def bench(
+    models: tuple[Path, ...],
+    baseline: Path | None,
+    threads: str,
+    runs: int,
+    warmup: int,
+    configs: str | None,
+    memory: bool,
+    as_json: bool,
+    report_dir: Path | None,
+    ssh_target: str | None,
+    ssh_port: int | None,
+    identity: Path | None,
+    adb_serial: str | None,
+    benchmark_binary: Path | None,
+    timeout: float,
+) -> None:
+    """Latency and memory of MODEL.tflite files, against a float --baseline.
+
+    Locally, every model runs with every kernel configuration that can load it (LCE's
+    bconv kernels for binary graphs; LCE and TensorFlow Lite float runtimes, with and
+    without XNNPACK, for float graphs) at each thread count, and the fastest counts.
+    With --ssh or --adb the same runs happen on the device through lce_benchmark_model.
+    """
+    _bench(
+        models,
+        baseline=baseline,
+        threads=parse_threads(threads),
+        runs=runs,
+        warmup=warmup,
+        configs=_names(configs),
+        memory=memory,
+        as_json=as_json,
+        report_dir=report_dir,
+        ssh_target=ssh_target,
+        ssh_port=ssh_port,
+        identity=identity,
+        adb_serial=adb_serial,
+        benchmark_binary=benchmark_binary,
+        timeout=timeout,
+    )
+
+
+def _device(ssh_target: str | None, adb_serial: str | None, benchmark_binary: Path | None) -> bool:
+    """Validate the device options; True when the runs happen on a device."""
+    if adb_serial is not None and adb_serial.endswith(".tflite"):
+        raise BenchFailure(
+            f"--adb took {adb_serial} as its serial; write --adb after the models or --adb=SERIAL"
+        )
+    if ssh_target and adb_serial is not None:
+        raise BenchFailure("--ssh and --adb exclude each other; pick one device")
+    is_remote = bool(ssh_target) or adb_serial is not None
+    if is_remote and benchmark_binary is None:
+        raise BenchFailure(
+            "--ssh/--adb need --benchmark-binary PATH to lce_benchmark_model built for the device"
+        )
+    if is_remote and not benchmark_binary.is_file():
+        raise BenchFailure(
+            f"benchmark binary {benchmark_binary} not found; build lce_benchmark_model "
+            "for the device (or take it from the LCE releases)"
+        )
+    return is_remote
+
+
+def _plan(
+    models: Sequence[Path],
+    baseline: Path | None,
+    configs: list[str] | None,
+    *,
+    is_remote: bool,
+) -> list[tuple[Path, str, Any, list[str] | None]]:
+    """(path, label, info, configs) per model, baseline first; refuses what cannot run.
+
+    The baseline always gets every float configuration (the fair baseline is the fastest
+    float runtime); ``configs`` applies to the other models.
+    """
+    from pbgan.runtime import local, remote
+    from pbgan.runtime.flatbuffer import read_flatbuffer_file
+
+    known = remote.REMOTE_CONFIGS if is_remote else local.CONFIGS
+    _check_configs(configs, list(known), "--configs")
+    paths = list(dict.fromkeys([*([baseline] if baseline else []), *models]))
+    labels = _labels(paths)
+    infos = {p: read_flatbuffer_file(p) for p in paths}
+    if baseline is not None and infos[baseline].has_lce_ops:
+        raise BenchFailure(
+            f"--baseline {baseline} contains LCE ops; pass the float model (setting A)"
+        )
+
+    def chosen(path: Path) -> list[str] | None:
+        info = infos[path]
+        if is_remote:
+            defaults = (
+                remote.REMOTE_BINARY_CONFIGS if info.has_lce_ops else remote.REMOTE_FLOAT_CONFIGS
+            )
+            floats = remote.REMOTE_FLOAT_CONFIGS
+        else:
+            defaults, floats = local.default_configs(info), local.FLOAT_CONFIGS
+        return list(floats) if path == baseline else list(configs or defaults)
+
+    plan = [(p, labels[p], infos[p], chosen(p)) for p in paths]
+    if not is_remote:  # fail before minutes of timing, not in the middle of them
+        for _, _, info, names in plan:
+            local.resolve_configs(names, info)
+    return plan
+
+
+def _emit(summary: dict[str, Any], *, as_json: bool) -> None:
+    from pbgan.runtime.report import format_table
+
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    click.echo(format_table(summary["rows"]))
+    click.echo("\n* fastest configuration of the model at that thread count")
+    verdicts = _verdicts(summary)
+    if verdicts:
+        click.echo("\n" + "\n".join(verdicts))
+
+
+@_one_line_errors
+def _bench(
+    models: Sequence[Path],
+    *,
+    baseline: Path | None,
+    threads: list[int],
+    runs: int,
+    warmup: int,
+    configs: list[str] | None,
+    memory: bool,
+    as_json: bool,
+    report_dir: Path | None,
+    ssh_target: str | None,
+    ssh_port: int | None,
+    identity: Path | None,
+    adb_serial: str | None,
+    benchmark_binary: Path | None,
+    timeout: float,
+) -> None:
+    from pbgan.runtime import remote
+    from pbgan.runtime.report import summarize, write_report
+
+    is_remote = _device(ssh_target, adb_serial, benchmark_binary)
+    plan = _plan(models, baseline, configs, is_remote=is_remote)
+    if ssh_target:
+        runner = remote.SshRunner(ssh_target, port=ssh_port, identity=identity, timeout=timeout)
+    elif is_remote:
+        runner = remote.AdbRunner(adb_serial or None, timeout=timeout)
+    if is_remote:
+        rows = _remote_rows(
+            runner, benchmark_binary, plan, threads=threads, runs=runs, warmup=warmup
+        )
+    else:
+        rows = _local_rows(plan, threads=threads, runs=runs, warmup=warmup, memory=memory)
+
+    baseline_label = plan[0][1] if baseline else None
+    summary = summarize(rows, baseline_label)
+    if report_dir is not None:
+        written = write_report(rows, baseline_label, report_dir)
+        _progress("report: " + ", ".join(str(p) for p in written.values()))
+    _emit(summary, as_json=as_json)
+
+
+@click.command("inspect")
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def inspect(model: Path, as_json: bool) -> None:
+    """Operator histogram and sizes of any TFLite/LCE flatbuffer."""
+    _inspect(model, as_json=as_json)
+
+
+@_one_line_errors
+def _inspect(model: Path, *, as_json: bool) -> None:
+    from pbgan.runtime.flatbuffer import format_summary, read_flatbuffer_file
+
+    info = read_flatbuffer_file(model)
+    if as_json:
+        click.echo(json.dumps({"model": str(model), **info.to_dict()}, indent=2))
+    else:
+        click.echo(f"{model}\n")
+        click.echo(format_summary(info))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(bench())

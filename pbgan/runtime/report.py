@@ -1,0 +1,267 @@
+"""Latency and memory of several models against a float baseline: table, JSON, chart.
+
+Ratios are "times better than the baseline", so > 1 is a win:
+
+* ``speedup``        baseline latency / model latency, where the baseline latency is the
+                     fastest configuration of the baseline model at the same thread count
+                     on the same machine (``where``);
+* ``size_ratio``     baseline flatbuffer bytes / model flatbuffer bytes;
+* ``weight_ratio``   baseline weight bytes / model weight bytes (binary + float);
+* ``arena_ratio``    baseline activation-arena estimate / model estimate;
+* ``rss_ratio``      baseline peak-RSS growth / model peak-RSS growth (each of the best
+                     configuration, when measured).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pbgan.io import atomic_write_json, atomic_write_text
+from pbgan.runtime.flatbuffer import format_bytes
+
+__all__ = ["ModelBench", "format_table", "summarize", "write_report"]
+
+_KIB = 1024
+
+
+@dataclasses.dataclass
+class ModelBench:
+    """One model timed with one configuration and thread count somewhere."""
+
+    model: str
+    config: str
+    threads: int
+    median_ms: float
+    p10_ms: float | None = None
+    p90_ms: float | None = None
+    where: str = "local"
+    size_bytes: int = 0
+    binary_weight_bytes: int = 0
+    float_weight_bytes: int = 0
+    arena_bytes: int = 0
+    peak_rss_bytes: int | None = None
+    latency_kind: str = "median"  # remote rows carry the tool's average
+
+    @property
+    def weight_bytes(self) -> int:
+        return self.binary_weight_bytes + self.float_weight_bytes
+
+
+def _ratio(base: float | None, value: float | None) -> float | None:
+    if base is None or value is None or value <= 0:
+        return None
+    return base / value
+
+
+def _fastest(rows: Sequence[ModelBench]) -> ModelBench | None:
+    return min(rows, key=lambda r: r.median_ms) if rows else None
+
+
+def _with_rss(rows: Sequence[ModelBench]) -> ModelBench | None:
+    measured = [r for r in rows if r.peak_rss_bytes is not None]
+    return _fastest(measured)
+
+
+def summarize(results: Sequence[ModelBench], baseline_name: str | None) -> dict[str, Any]:
+    """Rows with ratios, and the best row per (machine, model, threads)."""
+    groups: dict[tuple[str, str, int], list[ModelBench]] = {}
+    for r in results:
+        groups.setdefault((r.where, r.model, r.threads), []).append(r)
+
+    def reference(where: str, threads: int) -> tuple[ModelBench | None, ModelBench | None]:
+        rows = groups.get((where, baseline_name, threads), []) if baseline_name else []
+        return _fastest(rows), _with_rss(rows)
+
+    def row_dict(r: ModelBench, *, best: bool) -> dict[str, Any]:
+        base, base_rss = reference(r.where, r.threads)
+        own_rss = r.peak_rss_bytes
+        return {
+            **dataclasses.asdict(r),
+            "weight_bytes": r.weight_bytes,
+            "is_best": best,
+            "is_baseline": r.model == baseline_name,
+            "baseline_config": base.config if base else None,
+            "baseline_ms": base.median_ms if base else None,
+            "speedup": _ratio(base.median_ms, r.median_ms) if base else None,
+            "size_ratio": _ratio(base.size_bytes, r.size_bytes) if base else None,
+            "weight_ratio": _ratio(base.weight_bytes, r.weight_bytes) if base else None,
+            "arena_ratio": _ratio(base.arena_bytes, r.arena_bytes) if base else None,
+            "rss_ratio": _ratio(base_rss.peak_rss_bytes, own_rss) if base_rss else None,
+        }
+
+    winners = {key: _fastest(rows) for key, rows in groups.items()}
+    rows = [row_dict(r, best=r is winners[(r.where, r.model, r.threads)]) for r in results]
+    best = [row_dict(w, best=True) for w in winners.values() if w is not None]
+    return {
+        "baseline": baseline_name,
+        "machine": f"{platform.system()} {platform.machine()}",
+        "rows": rows,
+        "best": best,
+    }
+
+
+def _fmt(value: float | None, spec: str = ".2f", suffix: str = "") -> str:
+    return "-" if value is None else f"{value:{spec}}{suffix}"
+
+
+def _mem(value: int | None) -> str:
+    return "-" if value is None else format_bytes(value)
+
+
+_COLUMNS = (
+    "model",
+    "where",
+    "config",
+    "threads",
+    "latency ms",
+    "p10",
+    "p90",
+    "speedup",
+    "flatbuffer",
+    "weights",
+    "arena est.",
+    "peak RSS",
+    "size x",
+    "weights x",
+    "arena x",
+    "RSS x",
+)
+
+
+def _cells(row: dict[str, Any]) -> list[str]:
+    latency = _fmt(row["median_ms"], ".4g") + ("" if row["latency_kind"] == "median" else " avg")
+    return [
+        row["model"] + (" (baseline)" if row["is_baseline"] else ""),
+        row["where"],
+        row["config"] + (" *" if row["is_best"] else ""),
+        str(row["threads"]),
+        latency,
+        _fmt(row["p10_ms"], ".4g"),
+        _fmt(row["p90_ms"], ".4g"),
+        _fmt(row["speedup"], ".2f", "x"),
+        _mem(row["size_bytes"]),
+        _mem(row["weight_bytes"]),
+        _mem(row["arena_bytes"]),
+        _mem(row["peak_rss_bytes"]),
+        _fmt(row["size_ratio"], ".1f", "x"),
+        _fmt(row["weight_ratio"], ".1f", "x"),
+        _fmt(row["arena_ratio"], ".1f", "x"),
+        _fmt(row["rss_ratio"], ".1f", "x"),
+    ]
+
+
+def format_table(rows: Sequence[dict[str, Any]], *, markdown: bool = False) -> str:
+    """Summary rows as a plain aligned table, or as a Markdown table."""
+    body = [_cells(r) for r in rows]
+    if markdown:
+        lines = ["| " + " | ".join(_COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
+        return "\n".join(lines + ["| " + " | ".join(c) + " |" for c in body])
+    widths = [max(len(h), *(len(c[i]) for c in body)) for i, h in enumerate(_COLUMNS)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join([fmt.format(*_COLUMNS), *(fmt.format(*c) for c in body)])
+
+
+def _markdown(summary: dict[str, Any]) -> str:
+    base = summary["baseline"]
+    parts = [
+        "# Latency and memory",
+        "",
+        f"Machine: {summary['machine']}. Baseline: "
+        + (f"`{base}`, its fastest float configuration." if base else "none given."),
+        "Ratios are baseline / model (> 1 is better); `*` marks the fastest configuration "
+        "of a model at a thread count. Latency is the median of the timed runs (local) or "
+        "the tool's average (remote).",
+        "",
+        "## Best configuration per model",
+        "",
+        format_table(summary["best"], markdown=True),
+        "",
+        "## Every configuration",
+        "",
+        format_table(summary["rows"], markdown=True),
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def _label(row: dict[str, Any]) -> str:
+    where = "" if row["where"] == "local" else f"\n{row['where']}"
+    return f"{row['model']}\n{row['threads']}t{where}"
+
+
+def _annotate(ax: Any, bars: Any, ratios: Sequence[float | None], spec: str) -> None:
+    for bar, ratio in zip(bars, ratios, strict=True):
+        if ratio is not None:
+            ax.annotate(
+                f"{ratio:{spec}}x",
+                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+            )
+
+
+def _chart(summary: dict[str, Any], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never needs a display
+    import matplotlib.pyplot as plt
+
+    best = summary["best"]
+    labels = [_label(r) for r in best]
+    x = list(range(len(best)))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(max(8, 2.2 * len(best) + 4), 4.5))
+
+    bars = left.bar(x, [r["median_ms"] for r in best], color="#4c72b0")
+    _annotate(left, bars, [r["speedup"] for r in best], ".2f")
+    left.set_title("latency, best configuration (speedup vs baseline)")
+    left.set_ylabel("ms")
+    left.set_xticks(x, labels, fontsize=8)
+
+    series = [
+        ("weights", "weight_bytes", "weight_ratio", "#55a868"),
+        ("arena est.", "arena_bytes", "arena_ratio", "#c44e52"),
+        ("peak RSS", "peak_rss_bytes", "rss_ratio", "#8172b2"),
+    ]
+    series = [s for s in series if any(r[s[1]] is not None for r in best)]
+    width = 0.8 / len(series)
+    for k, (name, key, ratio_key, color) in enumerate(series):
+        offsets = [i + (k - (len(series) - 1) / 2) * width for i in x]
+        values = [(r[key] or 0) / _KIB for r in best]
+        bars = right.bar(offsets, values, width, label=name, color=color)
+        _annotate(right, bars, [r[ratio_key] for r in best], ".1f")
+    # Weights of a binary model and a process's RSS differ by orders of magnitude.
+    right.set_yscale("log")
+    right.set_title("memory (times smaller than baseline)")
+    right.set_ylabel("KiB (log)")
+    right.set_xticks(x, labels, fontsize=8)
+    right.legend(fontsize=8)
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_report(
+    results: Sequence[ModelBench], baseline_name: str | None, out_dir: str | Path
+) -> dict[str, Path]:
+    """Write ``report.md``, ``report.json`` and ``report.png`` into ``out_dir``."""
+    if not results:
+        raise ValueError("no benchmark results to report; run the benchmark first")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summarize(results, baseline_name)
+    paths = {
+        "markdown": out / "report.md",
+        "json": out / "report.json",
+        "png": out / "report.png",
+    }
+    atomic_write_text(paths["markdown"], _markdown(summary))
+    atomic_write_json(paths["json"], summary)
+    _chart(summary, paths["png"])
+    return paths

@@ -1,0 +1,127 @@
+"""``pbgan train``, ``pbgan sample`` and ``pbgan export``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pbgan.cli import UsageFailure, one_line_errors
+from pbgan.settings import setting_names
+
+import click
+
+
+@click.command("train")
+@click.option(
+    "--setting",
+    default="F",
+    show_default=True,
+    type=click.Choice(setting_names(), case_sensitive=False),
+)
+@click.option(
+    "--scheme",
+    default="xnor",
+    show_default=True,
+    type=click.Choice(["xnor", "bwn"]),
+    help="xnor deploys as binary LCE ops; bwn is the paper's binary-weight scheme.",
+)
+@click.option(
+    "--arch",
+    "architecture",
+    default="dcgan64",
+    show_default=True,
+    type=click.Choice(["dcgan32", "dcgan64", "dcgan128"]),
+)
+@click.option(
+    "--width", default=1.0, show_default=True, help="Width multiplier (0.25 for quick CPU runs)."
+)
+@click.option("--z-dim", default=100, show_default=True)
+@click.option(
+    "--data",
+    default="synthetic",
+    show_default=True,
+    help="synthetic, a CelebA folder or zip, or any folder of images.",
+)
+@click.option(
+    "--out", "run_dir", required=True, type=click.Path(file_okay=False), help="Run directory."
+)
+@click.option("--epochs", default=5, show_default=True)
+@click.option("--steps-per-epoch", type=int, help="Default: one pass over the data.")
+@click.option("--batch-size", default=64, show_default=True)
+@click.option("--lr", "learning_rate", default=2e-4, show_default=True)
+@click.option("--beta1", "beta_1", default=0.5, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option(
+    "--strategy",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "default", "mirrored", "multiworker"]),
+)
+@click.option(
+    "--jit/--no-jit",
+    "jit_compile",
+    default=False,
+    show_default=True,
+    help="XLA-compile the train step.",
+)
+@one_line_errors(ValueError)
+def train(run_dir: str, **options) -> None:
+    """Train a partially binarized GAN; running it again resumes the run."""
+    from pbgan.train.run import TrainConfig, train
+
+    result = train(TrainConfig(**options), run_dir)
+    if result.stopped:
+        raise click.ClickException(
+            f"training stopped: {result.stopped}; the last good checkpoint (epoch "
+            f"{result.epochs_done}) in {run_dir} is intact: lower --lr and resume"
+        )
+    last = result.history[-1] if result.history else None
+    summary = (
+        f"; last epoch d_loss {last['d_loss']:.3f} g_loss {last['g_loss']:.3f}" if last else ""
+    )
+    click.echo(f"{run_dir}: {result.epochs_done} epochs done{summary}")
+
+
+def _load_generator(run: str):
+    from pbgan.analysis import load_keras_model
+
+    path = Path(run)
+    gen_path = path / "generator.keras" if path.is_dir() else path
+    if not gen_path.exists():
+        raise UsageFailure(f"{gen_path} does not exist: pass a run directory with a finished epoch")
+    return load_keras_model(gen_path)
+
+
+@click.command("sample")
+@click.argument("run", type=click.Path(exists=True))
+@click.option("-n", "count", default=64, show_default=True)
+@click.option(
+    "-o", "--output", default="grid.png", show_default=True, type=click.Path(dir_okay=False)
+)
+@click.option("--seed", default=0, show_default=True)
+@one_line_errors(ValueError)
+def sample(run: str, count: int, output: str, seed: int) -> None:
+    """Write a grid of COUNT samples from a run (or a generator .keras file)."""
+    from pbgan.plots import save_grid
+
+    import numpy as np
+
+    gen = _load_generator(run)
+    z = np.random.default_rng(seed).normal(size=(count, gen.input_shape[-1])).astype("float32")
+    save_grid(gen.predict(z, verbose=0), output)
+    click.echo(f"wrote {output}")
+
+
+@click.command("export")
+@click.argument("run", type=click.Path(exists=True, file_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
+@one_line_errors(ValueError)
+def export(run: str, output: str) -> None:
+    """Save the generator of RUN alone (a .keras file for `pbgan convert`)."""
+    from pbgan.train.run import save_model_atomic
+
+    if not output.endswith(".keras"):
+        raise UsageFailure("the output must end in .keras")
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    save_model_atomic(_load_generator(run), Path(output))
+    click.echo(f"wrote {output}")

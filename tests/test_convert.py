@@ -1,0 +1,195 @@
+import json
+import warnings
+
+from pbgan.analysis import analyze
+from pbgan.cli import main
+from pbgan.convert import ConversionError, check_graph, convert_generator
+from pbgan.models import build_generator, generator_dors
+from pbgan.runtime.flatbuffer import read_flatbuffer
+from pbgan.settings import SETTINGS, NegativeDoRWarning, get_setting
+from pbgan.train.run import TrainConfig, train
+
+import pytest
+import tensorflow as tf
+from click.testing import CliRunner
+
+# dcgan32 at width 1/8: DoR 99, 124, 48, -32, -240, so auto binarizes projection, deconv1-2.
+SMALL = dict(resolution=32, width=0.125)
+MANIFEST_KEYS = {
+    "setting",
+    "scheme",
+    "source",
+    "ops",
+    "size_bytes",
+    "binary_constant_bytes",
+    "float_constant_bytes",
+    "layers",
+    "parity_max_abs_err",
+}
+
+
+def _generator(setting, scheme="xnor"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NegativeDoRWarning)
+        return build_generator(setting=setting, scheme=scheme, **SMALL)
+
+
+def _plan(setting):
+    return get_setting(setting).plan(generator_dors(32, 0.125), warn=False)
+
+
+@pytest.mark.parametrize("scheme", ["xnor", "bwn"])
+@pytest.mark.parametrize("setting", list(SETTINGS))
+def test_conversion_puts_binary_ops_exactly_where_the_plan_binarizes(setting, scheme):
+    plan = _plan(setting)
+    result = convert_generator(
+        _generator(setting, scheme), setting=setting, scheme=scheme, allow_negative_dor=True
+    )
+    m = result.manifest
+    assert MANIFEST_KEYS <= set(m)
+    binary_layers = [layer["layer"] for layer in m["layers"] if "LceBconv2d" in layer["tflite_ops"]]
+    planned = [
+        row.layer for row, b in zip(analyze(_generator(setting, scheme)), plan, strict=True) if b
+    ]
+    if scheme == "xnor":
+        assert binary_layers == planned
+        assert m["ops"].get("LceBconv2d", 0) == sum(plan)
+    else:
+        assert binary_layers == [] and "LceBconv2d" not in m["ops"]
+        assert ("note" in m) == any(plan)
+    assert m["parity_max_abs_err"] <= m["parity_tolerance"] == 1e-3
+    assert [layer["binarized"] for layer in m["layers"]] == plan
+    assert m["size_bytes"] == len(result.flatbuffer)
+    assert all(layer["weight_bytes"] > 0 for layer in m["layers"])
+
+
+def test_binary_layers_store_bit_packed_weights():
+    float_m = convert_generator(_generator("A"), setting="A").manifest
+    auto_m = convert_generator(_generator("auto"), setting="auto").manifest
+    for f, b in zip(float_m["layers"], auto_m["layers"], strict=True):
+        if b["binarized"]:
+            assert b["weight_bytes"] < f["weight_bytes"] / 8
+        else:
+            assert b["weight_bytes"] == f["weight_bytes"]
+
+
+def test_graph_check_fails_when_a_planned_binary_layer_is_float():
+    gen = _generator("B", "bwn")
+    info = read_flatbuffer(convert_generator(gen, setting="B").flatbuffer)
+    with pytest.raises(
+        ConversionError, match="deconv1 is binarized but converted to TRANSPOSE_CONV"
+    ):
+        check_graph(info, analyze(gen), scheme="xnor")
+
+
+def test_graph_check_fails_when_a_float_layer_is_binary():
+    gen = _generator("B")
+    info = read_flatbuffer(convert_generator(gen, setting="B").flatbuffer)
+    rows = analyze(_generator("A"))
+    with pytest.raises(
+        ConversionError, match="deconv1 is planned float but converted to LceBconv2d"
+    ):
+        check_graph(info, rows, scheme="xnor")
+
+
+def test_setting_mismatch_is_refused_with_the_right_setting_named():
+    with pytest.raises(ConversionError, match="pass --setting B"):
+        convert_generator(_generator("B"), setting="auto")
+
+
+def test_negative_dor_plan_needs_the_flag():
+    with pytest.raises(ConversionError, match="--allow-negative-dor"):
+        convert_generator(_generator("G"), setting="G")
+
+
+def test_scheme_mismatch_is_refused():
+    with pytest.raises(ConversionError, match="pass --scheme bwn"):
+        convert_generator(_generator("B", "bwn"), setting="B", scheme="xnor")
+
+
+def _cli(*args):
+    return CliRunner().invoke(main, ["convert", *args])
+
+
+def test_cli_converts_random_init_and_writes_flatbuffer_and_manifest(tmp_path):
+    out = tmp_path / "models" / "auto.tflite"
+    result = _cli(
+        "--model",
+        "dcgan32",
+        "--width",
+        "0.125",
+        "--init",
+        "random",
+        "--setting",
+        "auto",
+        "-o",
+        str(out),
+    )
+    assert result.exit_code == 0, result.output
+    manifest = json.loads(out.with_suffix(".json").read_text())
+    assert MANIFEST_KEYS <= set(manifest)
+    assert manifest["source"].startswith("dcgan32")
+    assert out.read_bytes()[4:8] == b"TFL3"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["auto.json", "auto.tflite"]
+
+
+def test_cli_bwn_says_layers_deploy_in_float(tmp_path):
+    out = tmp_path / "f.tflite"
+    result = _cli(
+        "--model",
+        "dcgan32",
+        "--width",
+        "0.125",
+        "--init",
+        "random",
+        "--setting",
+        "B",
+        "--scheme",
+        "bwn",
+        "-o",
+        str(out),
+    )
+    assert result.exit_code == 0, result.output
+    assert "no binary-weight" in result.output
+
+
+def test_cli_converts_a_training_run_and_refuses_another_setting(tmp_path):
+    run = tmp_path / "run"
+    config = TrainConfig(
+        architecture="dcgan32",
+        width=1 / 8,
+        batch_size=8,
+        epochs=1,
+        steps_per_epoch=2,
+        samples=4,
+        setting="B",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        train(config, run, verbose=0)
+    out = tmp_path / "f.tflite"
+    result = _cli(str(run), "--setting", "B", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.with_suffix(".json").read_text())["ops"]["LceBconv2d"] == sum(_plan("B"))
+    result = _cli(str(run), "--setting", "auto", "-o", str(out))
+    assert result.exit_code == 2 and "trained with --setting B: pass --setting B" in result.output
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage that is not a model"])
+def test_cli_unreadable_source_is_a_one_line_error(tmp_path, content):
+    path = tmp_path / "gen.keras"
+    path.write_bytes(content)
+    result = _cli(str(path), "--setting", "F", "-o", str(tmp_path / "x.tflite"))
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+
+
+def test_cli_non_generator_source_is_refused(tmp_path):
+    path = tmp_path / "cnn.keras"
+    tf.keras.Sequential([tf.keras.Input((8, 8, 3)), tf.keras.layers.Conv2D(4, 3)]).save(path)
+    result = _cli(str(path), "--setting", "F", "-o", str(tmp_path / "x.tflite"))
+    assert result.exit_code == 2 and "no deconvolution" in result.output
+
+
+def test_cli_needs_a_source_or_a_model(tmp_path):
+    result = _cli("--setting", "F", "-o", str(tmp_path / "x.tflite"))
+    assert result.exit_code == 2 and "--model" in result.output
