@@ -19,8 +19,13 @@ Two schemes, registered by name (:data:`SCHEMES`):
     with ``xp`` the input padded by one pixel and ``K_ab`` the taps of the 4x4 kernel
     that land on phase ``(a, b)`` (rows ``(3, 1)`` for ``a = 0``, ``(2, 0)`` for
     ``a = 1``; columns likewise). One 2x2 "valid" convolution with ``4 * filters``
-    outputs computes all phases; each phase's ``H x W`` window starts at ``(a, b)``;
-    ``depth_to_space(2)`` interleaves them. Every tap is a real weight, so the
+    outputs computes all phases over ``(H + 1) x (W + 1)`` positions; phase ``(a, b)``
+    needs the window starting at ``(a, b)``. Stacking the phases in *reversed*
+    ``depth_to_space`` order makes that one crop: with ``D = depth_to_space(Y, 2)``,
+    ``D[2k + s] = Y_{1-s}[k]``, so ``y[2m] = Y_0[m] = D[2m + 1]`` and
+    ``y[2m + 1] = Y_1[m + 1] = D[2m + 2]``, i.e. ``y = D[1 : 2H + 1, 1 : 2W + 1]``.
+    The interleave is one ``DEPTH_TO_SPACE`` and one slice, instead of four slices,
+    a concatenation and a ``DEPTH_TO_SPACE``. Every tap is a real weight, so the
     parameter count equals the 4x4 deconvolution's, and with float weights the layer
     reproduces ``Conv2DTranspose`` exactly.
 """
@@ -44,7 +49,8 @@ SCHEMES = ("bwn", "xnor")
 # Taps of a 4x4 stride-2 "same" transposed-convolution kernel that reach output
 # parity 0 and 1, in the order they meet the padded input window.
 _PHASE_TAPS = ((3, 1), (2, 0))
-_PHASES = ((0, 0), (0, 1), (1, 0), (1, 1))
+# Phase (a, b) held by each depth_to_space slot, in slot order: reversed (see above).
+_SLOT_PHASES = ((1, 1), (1, 0), (0, 1), (0, 0))
 
 
 def _register(cls):
@@ -118,13 +124,13 @@ def phase_kernel_from_transpose(kernel: np.ndarray) -> np.ndarray:
     """Rearrange a ``(4, 4, c_out, c_in)`` transposed-conv kernel into phase form.
 
     Returns the ``(2, 2, c_in, 4 * c_out)`` kernel of :class:`PhaseConv2DTranspose`,
-    phases stacked along the output axis in ``depth_to_space`` order.
+    phases stacked along the output axis in reversed ``depth_to_space`` order.
     """
     kernel = np.asarray(kernel)
     if kernel.shape[:2] != (4, 4):
         raise ValueError(f"expected a 4x4 kernel, got shape {kernel.shape}")
     blocks = []
-    for a, b in _PHASES:
+    for a, b in _SLOT_PHASES:
         rows, cols = _PHASE_TAPS[a], _PHASE_TAPS[b]
         taps = kernel[np.ix_(rows, cols)]  # (2, 2, c_out, c_in)
         blocks.append(np.transpose(taps, (0, 1, 3, 2)))
@@ -188,11 +194,7 @@ class PhaseConv2DTranspose(tf.keras.layers.Layer):
         h, w = inputs.shape[1], inputs.shape[2]
         padded = tf.pad(inputs, [[0, 0], [1, 1], [1, 1], [0, 0]])
         y = self.conv(padded)
-        f = self.filters
-        phases = [
-            y[:, a : a + h, b : b + w, i * f : (i + 1) * f] for i, (a, b) in enumerate(_PHASES)
-        ]
-        y = tf.nn.depth_to_space(tf.concat(phases, axis=-1), 2)
+        y = tf.nn.depth_to_space(y, 2)[:, 1 : 2 * h + 1, 1 : 2 * w + 1, :]
         if self.use_scale:
             y = y * self.scale
         if self.use_bias:
