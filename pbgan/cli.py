@@ -8,34 +8,11 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
-from functools import wraps
 
 import pbgan
+from pbgan.cli_errors import UsageFailure, one_line_errors  # noqa: F401  (re-exported)
 
 import click
-
-
-class UsageFailure(click.ClickException):
-    """A one-line error naming the fix; exit code 2 like click's usage errors."""
-
-    exit_code = 2
-
-
-def one_line_errors(*kinds: type[Exception]) -> Callable:
-    """Turn the listed exception types into :class:`UsageFailure` (exit 2, one line)."""
-
-    def decorate(fn: Callable) -> Callable:
-        @wraps(fn)
-        def wrapper(*args, **kwargs):
-            try:
-                return fn(*args, **kwargs)
-            except kinds as err:
-                raise UsageFailure(str(err).splitlines()[0]) from err
-
-        return wrapper
-
-    return decorate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -25,6 +25,7 @@ MANIFEST_KEYS = {
     "float_constant_bytes",
     "layers",
     "parity_max_abs_err",
+    "parity_mismatch_fraction",
 }
 
 
@@ -57,7 +58,8 @@ def test_conversion_puts_binary_ops_exactly_where_the_plan_binarizes(setting, sc
     else:
         assert binary_layers == [] and "LceBconv2d" not in m["ops"]
         assert ("note" in m) == any(plan)
-    assert m["parity_max_abs_err"] <= m["parity_tolerance"] == 1e-3
+    assert m["parity_tolerance"] == 1e-3
+    assert m["parity_mismatch_fraction"] <= m["parity_max_mismatch_fraction"] == 0.01
     assert [layer["binarized"] for layer in m["layers"]] == plan
     assert m["size_bytes"] == len(result.flatbuffer)
     assert all(layer["weight_bytes"] > 0 for layer in m["layers"])
@@ -193,3 +195,12 @@ def test_cli_non_generator_source_is_refused(tmp_path):
 def test_cli_needs_a_source_or_a_model(tmp_path):
     result = _cli("--setting", "F", "-o", str(tmp_path / "x.tflite"))
     assert result.exit_code == 2 and "--model" in result.output
+
+
+def test_parity_check_fails_for_a_flatbuffer_of_other_weights():
+    from pbgan.convert import MAX_MISMATCH_FRACTION, parity_error
+
+    flatbuffer = convert_generator(_generator("B"), setting="B").flatbuffer
+    same_graph_other_weights = _generator("B")
+    _, mismatch = parity_error(flatbuffer, same_graph_other_weights)
+    assert mismatch > 50 * MAX_MISMATCH_FRACTION

@@ -2,6 +2,7 @@
 
 from pbgan.convert.core import (
     DEFAULT_PARITY_TOLERANCE,
+    MAX_MISMATCH_FRACTION,
     Conversion,
     ConversionError,
     LayerReport,
@@ -15,6 +16,7 @@ from pbgan.convert.core import (
 
 __all__ = [
     "DEFAULT_PARITY_TOLERANCE",
+    "MAX_MISMATCH_FRACTION",
     "Conversion",
     "ConversionError",
     "LayerReport",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pbgan.cli import UsageFailure, one_line_errors
+from pbgan.cli_errors import UsageFailure, one_line_errors
 from pbgan.settings import setting_names
 
 import click
@@ -22,7 +22,12 @@ def _human_bytes(n: int) -> str:
 @click.option("--z-dim", default=100, show_default=True, help="With --model: latent size.")
 @click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False))
 @click.option("--allow-negative-dor", is_flag=True, help="Convert plans that binarize DoR < 0.")
-@click.option("--parity-tol", default=None, type=float, help="Max abs error allowed (1e-3).")
+@click.option(
+    "--parity-tol",
+    default=None,
+    type=float,
+    help="Per-value error above which an output value counts as a mismatch (1e-3).",
+)
 @one_line_errors(ValueError)
 def convert(
     source: str | None,
@@ -96,8 +101,9 @@ def convert(
     click.echo(
         f"setting {m['setting']}, scheme {m['scheme']}: binary weights "
         f"{_human_bytes(m['binary_constant_bytes'])}, float weights "
-        f"{_human_bytes(m['float_constant_bytes'])}; parity max abs err "
-        f"{m['parity_max_abs_err']:.2g} (<= {m['parity_tolerance']:g})"
+        f"{_human_bytes(m['float_constant_bytes'])}; parity: max abs err "
+        f"{m['parity_max_abs_err']:.2g}, {m['parity_mismatch_fraction']:.2%} of values "
+        f"> {m['parity_tolerance']:g}"
     )
     for layer in m["layers"]:
         kind = "binary" if "LceBconv2d" in layer["tflite_ops"] else "float"

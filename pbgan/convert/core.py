@@ -8,8 +8,9 @@ the result before anyone ships it:
   binarizes (xnor scheme) must be an ``LceBconv2d`` with bit-packed ``int32``
   weights, every other layer a float operator with float weights. A failure is an
   error, not a warning.
-* **parity check** — the LCE interpreter and Keras agree on a fixed latent batch to
-  ``parity_tolerance`` (max abs error on images in [-1, 1]).
+* **parity check** — the LCE interpreter and Keras agree on a fixed latent batch:
+  at most :data:`MAX_MISMATCH_FRACTION` of the output values may differ by more than
+  ``parity_tolerance`` (on images in [-1, 1]); the max abs error is reported too.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import tensorflow as tf
 
 __all__ = [
     "DEFAULT_PARITY_TOLERANCE",
+    "MAX_MISMATCH_FRACTION",
     "ConversionError",
     "Conversion",
     "LayerReport",
@@ -44,11 +46,14 @@ __all__ = [
     "write_conversion",
 ]
 
-# Keras and TFLite compute the same float graph in a different order; an xnor layer
-# turns the rounding difference into a sign flip only for an input within ~1e-6 of 0.
-# 1e-3 on images in [-1, 1] (a quarter of one 8-bit grey level) leaves room for that
-# rounding and still fails on any real mismatch (a wrong tap, phase or sign).
+# Keras and TFLite sum the same float graph in a different order, so values agree to
+# ~1e-6; 1e-3 on images in [-1, 1] is a quarter of one 8-bit grey level.
 DEFAULT_PARITY_TOLERANCE = 1e-3
+# A binary layer turns that rounding into a sign flip when one of its inputs lies
+# within ~1e-7 of zero, which changes the pixels it reaches (a few hundred values of
+# a 16 x 64 x 64 x 3 batch for a flip in deconv2's input). A wrong tap, phase or sign
+# convention changes nearly every value, so 1% separates the two cleanly.
+MAX_MISMATCH_FRACTION = 0.01
 
 WEIGHTED_OPS = frozenset(
     {"LceBconv2d", "CONV_2D", "TRANSPOSE_CONV", "FULLY_CONNECTED", "DEPTHWISE_CONV_2D"}
@@ -145,16 +150,27 @@ def check_graph(info: ModelInfo, rows: list[LayerDoR], *, scheme: str | None) ->
     return reports
 
 
-def parity_error(flatbuffer: bytes, model: tf.keras.Model, *, n: int = 16, seed: int = 0) -> float:
-    """Max abs difference between the LCE interpreter and Keras on ``n`` fixed latents."""
+def parity_error(
+    flatbuffer: bytes,
+    model: tf.keras.Model,
+    *,
+    n: int = 16,
+    seed: int = 0,
+    tolerance: float = DEFAULT_PARITY_TOLERANCE,
+) -> tuple[float, float]:
+    """LCE interpreter vs Keras on ``n`` fixed latents.
+
+    Returns the max abs difference and the fraction of output values that differ by
+    more than ``tolerance``.
+    """
     from larq_compute_engine.tflite.python.interpreter import Interpreter
 
     z_dim = model.input_shape[-1]
     z = np.random.default_rng(seed).normal(size=(n, z_dim)).astype("float32")
     interpreter = Interpreter(flatbuffer, num_threads=max(1, os.cpu_count() or 1))
     lite = np.concatenate([interpreter.predict(z[i : i + 1]) for i in range(n)])
-    keras = model(z, training=False).numpy()
-    return float(np.abs(lite - keras).max())
+    diff = np.abs(lite - model(z, training=False).numpy())
+    return float(diff.max()), float(np.mean(diff > tolerance))
 
 
 def _describe_plan(rows: list[LayerDoR], plan: list[bool]) -> str:
@@ -224,11 +240,12 @@ def convert_generator(
     flatbuffer = lce.convert_keras_model(model)
     info = read_flatbuffer(flatbuffer)
     layers = check_graph(info, rows, scheme=scheme)
-    err = parity_error(flatbuffer, model, n=parity_latents)
-    if not err <= parity_tolerance:
+    err, mismatch = parity_error(flatbuffer, model, n=parity_latents, tolerance=parity_tolerance)
+    if not mismatch <= MAX_MISMATCH_FRACTION:
         raise ConversionError(
-            f"parity check failed: LCE and Keras differ by {err:.3g} > {parity_tolerance:g} "
-            "on a fixed latent batch; the converted graph does not compute the generator"
+            f"parity check failed: {mismatch:.1%} of output values differ from Keras by more "
+            f"than {parity_tolerance:g} (max {err:.3g}); the converted graph does not "
+            "compute the generator"
         )
 
     binary_bytes = info.binary_weight_bytes
@@ -244,6 +261,8 @@ def convert_generator(
         "float_constant_bytes": float_bytes,
         "layers": [dataclasses.asdict(r) for r in layers],
         "parity_max_abs_err": err,
+        "parity_mismatch_fraction": mismatch,
+        "parity_max_mismatch_fraction": MAX_MISMATCH_FRACTION,
         "parity_tolerance": parity_tolerance,
         "parity_latents": parity_latents,
         "deploys_binary": scheme == "xnor" and any(plan),

@@ -7,38 +7,21 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Sequence
-from functools import wraps
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from pbgan.cli_errors import UsageFailure, one_line_errors
+from pbgan.runtime.flatbuffer import FlatbufferError
+from pbgan.runtime.local import BenchError
+from pbgan.runtime.remote import RemoteError
 
 import click
 
 __all__ = ["bench", "inspect"]
 
 
-class BenchFailure(click.ClickException):
-    """A one-line error naming the fix; exit code 2 like click's usage errors."""
-
-    exit_code = 2
-
-
-def _one_line_errors(fn: Callable) -> Callable:
-    """Turn runtime errors (bad file, failed run, unreachable device) into exit 2."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from pbgan.runtime.flatbuffer import FlatbufferError
-        from pbgan.runtime.local import BenchError
-        from pbgan.runtime.remote import RemoteError
-
-        try:
-            return fn(*args, **kwargs)
-        except (FlatbufferError, BenchError, RemoteError, ValueError, OSError) as err:
-            lines = str(err).strip().splitlines() or [type(err).__name__]
-            raise BenchFailure(lines[0]) from err
-
-    return wrapper
+_one_line_errors = one_line_errors(FlatbufferError, BenchError, RemoteError, ValueError, OSError)
 
 
 def parse_threads(text: str) -> list[int]:
@@ -48,7 +31,7 @@ def parse_threads(text: str) -> list[int]:
     except ValueError:
         counts = []
     if not counts or min(counts) < 1:
-        raise BenchFailure(f"--threads {text!r}: give positive integers, e.g. --threads 1,2,4")
+        raise UsageFailure(f"--threads {text!r}: give positive integers, e.g. --threads 1,2,4")
     return list(dict.fromkeys(counts))
 
 
@@ -156,7 +139,7 @@ def _remote_rows(
 def _check_configs(names: list[str] | None, known: Sequence[str], option: str) -> None:
     for name in names or ():
         if name not in known:
-            raise BenchFailure(f"{option}: unknown config {name!r}; choose from {', '.join(known)}")
+            raise UsageFailure(f"{option}: unknown config {name!r}; choose from {', '.join(known)}")
 
 
 def _verdicts(summary: dict[str, Any]) -> list[str]:
@@ -277,18 +260,18 @@ def bench(
 def _device(ssh_target: str | None, adb_serial: str | None, benchmark_binary: Path | None) -> bool:
     """Validate the device options; True when the runs happen on a device."""
     if adb_serial is not None and adb_serial.endswith(".tflite"):
-        raise BenchFailure(
+        raise UsageFailure(
             f"--adb took {adb_serial} as its serial; write --adb after the models or --adb=SERIAL"
         )
     if ssh_target and adb_serial is not None:
-        raise BenchFailure("--ssh and --adb exclude each other; pick one device")
+        raise UsageFailure("--ssh and --adb exclude each other; pick one device")
     is_remote = bool(ssh_target) or adb_serial is not None
     if is_remote and benchmark_binary is None:
-        raise BenchFailure(
+        raise UsageFailure(
             "--ssh/--adb need --benchmark-binary PATH to lce_benchmark_model built for the device"
         )
     if is_remote and not benchmark_binary.is_file():
-        raise BenchFailure(
+        raise UsageFailure(
             f"benchmark binary {benchmark_binary} not found; build lce_benchmark_model "
             "for the device (or take it from the LCE releases)"
         )
@@ -316,7 +299,7 @@ def _plan(
     labels = _labels(paths)
     infos = {p: read_flatbuffer_file(p) for p in paths}
     if baseline is not None and infos[baseline].has_lce_ops:
-        raise BenchFailure(
+        raise UsageFailure(
             f"--baseline {baseline} contains LCE ops; pass the float model (setting A)"
         )
 

@@ -267,6 +267,26 @@ def _require(program: str, package_hint: str) -> str:
     return found
 
 
+def _run_bounded(
+    argv: list[str], *, timeout: float, target: str, what: str
+) -> subprocess.CompletedProcess:
+    """Run a transport command with captured text output and a time bound."""
+    try:
+        return subprocess.run(
+            argv,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        raise RemoteError(
+            f"{what} on {target} timed out after {timeout:.0f} s; "
+            "raise --timeout or check the device"
+        ) from None
+
+
 class SshRunner(_Runner):
     """Runs the benchmark on ``target`` (``user@host``) over ssh with key login only.
 
@@ -307,20 +327,7 @@ class SshRunner(_Runner):
         ]
 
     def _run(self, argv: list[str], what: str) -> str:
-        try:
-            proc = subprocess.run(
-                argv,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                errors="replace",
-                timeout=self.timeout,
-            )
-        except subprocess.TimeoutExpired:
-            raise RemoteError(
-                f"{what} on {self.target} timed out after {self.timeout:.0f} s; "
-                "raise --timeout or check the device"
-            ) from None
+        proc = _run_bounded(argv, timeout=self.timeout, target=self.target, what=what)
         # The remote side joins its stderr to stdout (see _shell); ssh's own notices
         # ("Permanently added ... to known hosts") stay on stderr, out of the log.
         output = proc.stdout
@@ -372,20 +379,7 @@ class AdbRunner(_Runner):
     def _adb(self, *args: str, what: str) -> str:
         adb = _require(self.adb, "install the Android platform-tools (apt install adb)")
         argv = [adb, *(["-s", self.serial] if self.serial else []), *args]
-        try:
-            proc = subprocess.run(
-                argv,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                errors="replace",
-                timeout=self.timeout,
-            )
-        except subprocess.TimeoutExpired:
-            raise RemoteError(
-                f"{what} on {self.target} timed out after {self.timeout:.0f} s; "
-                "raise --timeout or check the device"
-            ) from None
+        proc = _run_bounded(argv, timeout=self.timeout, target=self.target, what=what)
         output = proc.stdout + proc.stderr
         if proc.returncode != 0:
             line = _last_line(proc.stderr or proc.stdout)

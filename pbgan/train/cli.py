@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pbgan.cli import UsageFailure, one_line_errors
+from pbgan.cli_errors import UsageFailure, one_line_errors
 from pbgan.settings import setting_names
 
 import click
