@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 RUN ?= runs/demo
 # The demo: a quarter-width dcgan64 on the built-in synthetic faces, a few CPU minutes.
-DEMO_TRAIN ?= --width 0.25 --epochs 3 --steps-per-epoch 100 --batch-size 64
+DEMO_TRAIN ?= --width 0.25 --epochs 2 --steps-per-epoch 60 --batch-size 64
 
 .PHONY: install demo test test-all lint format bench
 
