@@ -69,6 +69,10 @@ def train(run_dir: str, **options) -> None:
     """Train a partially binarized GAN; running it again resumes the run."""
     from pbgan.train.run import TrainConfig, train
 
+    import tensorflow as tf
+
+    # larq's quantized variables trip an AutoGraph notice on every run; it is harmless.
+    tf.get_logger().setLevel("ERROR")
     result = train(TrainConfig(**options), run_dir)
     if result.stopped:
         raise click.ClickException(
