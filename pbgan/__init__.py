@@ -12,3 +12,17 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 __version__ = "0.1.0"
+
+
+def stack_versions() -> dict[str, str]:
+    """Versions of pbgan and the stack it runs on, for configs, manifests and reports."""
+    import larq
+    import larq_compute_engine
+    import tensorflow as tf
+
+    return {
+        "pbgan": __version__,
+        "tensorflow": tf.__version__,
+        "larq": larq.__version__,
+        "larq_compute_engine": larq_compute_engine.__version__,
+    }

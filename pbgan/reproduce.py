@@ -898,21 +898,13 @@ def _cpu_model() -> str:
 
 def machine() -> dict[str, Any]:
     """Where the numbers were measured."""
-    import larq
-    import larq_compute_engine
-
     return {
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
-        "versions": {
-            "pbgan": pbgan.__version__,
-            "tensorflow": tf.__version__,
-            "larq": larq.__version__,
-            "larq_compute_engine": larq_compute_engine.__version__,
-        },
+        "versions": pbgan.stack_versions(),
     }
 
 

@@ -22,7 +22,7 @@ import math
 import os
 from pathlib import Path
 
-from pbgan import __version__
+from pbgan import stack_versions
 from pbgan.analysis import LayerDoR, analyze, load_keras_model
 from pbgan.io import atomic_write_bytes, atomic_write_json
 from pbgan.layers import PhaseConv2DTranspose, Projection
@@ -266,7 +266,7 @@ def convert_generator(
         "parity_tolerance": parity_tolerance,
         "parity_latents": parity_latents,
         "deploys_binary": scheme == "xnor" and any(plan),
-        "versions": _versions(),
+        "versions": stack_versions(),
     }
     if scheme == "bwn" and any(plan):
         manifest["note"] = (
@@ -274,18 +274,6 @@ def convert_generator(
             "operators holding +-alpha weights; use --scheme xnor for binary operators"
         )
     return Conversion(flatbuffer, manifest)
-
-
-def _versions() -> dict:
-    import larq
-    import larq_compute_engine
-
-    return {
-        "pbgan": __version__,
-        "tensorflow": tf.__version__,
-        "larq": larq.__version__,
-        "larq_compute_engine": larq_compute_engine.__version__,
-    }
 
 
 def load_generator_source(source: str | os.PathLike) -> tuple[tf.keras.Model, dict]:

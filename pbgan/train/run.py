@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pbgan import __version__
+from pbgan import stack_versions
 from pbgan.io import atomic_write_json, atomic_write_text
 from pbgan.models import ARCHITECTURES, build_discriminator, build_generator
 from pbgan.plots import plot_loss_curves, save_grid
@@ -124,12 +124,6 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
             raise RunError("--strategy multiworker needs the TF_CONFIG environment variable set")
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise RunError(f"unknown strategy {name!r}: choose auto, default, mirrored or multiworker")
-
-
-def _versions() -> dict:
-    import larq
-
-    return {"pbgan": __version__, "tensorflow": tf.__version__, "larq": larq.__version__}
 
 
 def load_run_config(run_dir: str | os.PathLike) -> dict:
@@ -282,7 +276,7 @@ def train(
     strategy = make_strategy(config.strategy)
     replicas = strategy.num_replicas_in_sync
     saved_config = {**dataclasses.asdict(config), "resolution": resolution}
-    saved_config.update(steps_per_epoch=steps, replicas=replicas, versions=_versions())
+    saved_config.update(steps_per_epoch=steps, replicas=replicas, versions=stack_versions())
     atomic_write_json(run_dir / "config.json", saved_config)
 
     with strategy.scope():
