@@ -43,7 +43,7 @@ from typing import Any
 
 import pbgan
 from pbgan.io import atomic_write_json, atomic_write_text
-from pbgan.metrics.cli import (
+from pbgan.metrics.evaluate import (
     generated_quality,
     load_generator,
     load_real_sets,

@@ -9,7 +9,7 @@ from pbgan.analysis import load_keras_model
 from pbgan.cli import main
 from pbgan.convert import convert_generator, write_conversion
 from pbgan.data import real_images
-from pbgan.metrics.cli import EvaluationError, load_real_sets
+from pbgan.metrics.evaluate import EvaluationError, load_real_sets
 from pbgan.models import build_discriminator
 from pbgan.settings import NegativeDoRWarning
 from pbgan.train.run import TrainConfig, train

@@ -65,3 +65,10 @@ def test_binary_discriminator_binarizes_inner_convolutions_only():
     disc = build_discriminator(width=WIDTH, binary=True)
     quantized = [x.name for x in disc.layers if getattr(x, "kernel_quantizer", None) is not None]
     assert quantized == ["conv2", "conv3", "conv4"]
+
+
+def test_the_cli_offers_exactly_the_built_in_architectures():
+    from pbgan.cli_options import ARCH_NAMES
+    from pbgan.models import ARCHITECTURES
+
+    assert list(ARCH_NAMES) == list(ARCHITECTURES)

@@ -8,7 +8,7 @@ import warnings
 
 from pbgan.cli import main
 from pbgan.settings import SETTINGS, NegativeDoRWarning
-from pbgan.train.run import RunError, TrainConfig, train
+from pbgan.train.run import RunError, TrainConfig, run_generator, train
 
 import numpy as np
 import pytest
@@ -134,6 +134,21 @@ def test_resuming_with_another_setting_is_refused(tmp_path):
     _train(tmp_path, setting="F")
     with pytest.raises(RunError, match="--setting F"):
         _train(tmp_path, setting="auto")
+
+
+def test_run_generator_reads_runs_and_passes_other_paths_through(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    with pytest.raises(RunError, match="no generator.keras yet"):
+        run_generator(run)
+    _train(run, setting="H")
+    path, config = run_generator(run)
+    assert path == run / "generator.keras" and config["setting"] == "H"
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    (saved / "saved_model.pb").write_bytes(b"")
+    for other in (saved, tmp_path / "gen.keras", tmp_path / "gen.tflite"):
+        assert run_generator(other) == (other, {})
 
 
 def test_training_on_a_folder_of_images(tmp_path):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import json
 import math
 import os
 from pathlib import Path
@@ -282,22 +281,15 @@ def load_generator_source(source: str | os.PathLike) -> tuple[tf.keras.Model, di
     A run directory holds ``generator.keras`` (written by ``pbgan train`` after every
     epoch) and ``config.json`` with the setting and scheme it was trained with.
     """
-    path = Path(source)
-    if path.is_dir() and (path / "config.json").exists():
-        config = json.loads((path / "config.json").read_text())
-        gen_path = path / "generator.keras"
-        if not gen_path.exists():
-            raise ConversionError(
-                f"{path} has no generator.keras yet: let `pbgan train` finish an epoch, or "
-                "pass a saved generator"
-            )
-        return load_keras_model(gen_path), config
+    from pbgan.train.run import run_generator
+
+    path, config = run_generator(source)
     if not path.exists():
         raise ConversionError(
             f"{path} does not exist: pass a run directory, a generator .keras file, or "
             "--model dcgan64 --init random"
         )
-    return load_keras_model(path), {}
+    return load_keras_model(path), config
 
 
 def write_conversion(result: Conversion, out: str | os.PathLike) -> tuple[Path, Path]:

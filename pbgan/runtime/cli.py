@@ -80,10 +80,7 @@ def _local_rows(
                     median_ms=r.median_ms,
                     p10_ms=r.p10_ms,
                     p90_ms=r.p90_ms,
-                    size_bytes=info.size_bytes,
-                    binary_weight_bytes=info.binary_weight_bytes,
-                    float_weight_bytes=info.float_weight_bytes,
-                    arena_bytes=info.activation_arena_bytes,
+                    **_sizes(info),
                     peak_rss_bytes=rss.get(r.config),
                 )
                 for r in results
@@ -123,10 +120,7 @@ def _remote_rows(
                         threads=n,
                         median_ms=r.avg_ms,
                         where=runner.label,
-                        size_bytes=info.size_bytes,
-                        binary_weight_bytes=info.binary_weight_bytes,
-                        float_weight_bytes=info.float_weight_bytes,
-                        arena_bytes=info.activation_arena_bytes,
+                        **_sizes(info),
                         peak_rss_bytes=None
                         if r.peak_mem_mb is None
                         else int(r.peak_mem_mb * 1024 * 1024),
@@ -134,6 +128,16 @@ def _remote_rows(
                     )
                 )
     return rows
+
+
+def _sizes(info: Any) -> dict[str, int]:
+    """The flatbuffer's size fields of a :class:`ModelBench` row."""
+    return {
+        "size_bytes": info.size_bytes,
+        "binary_weight_bytes": info.binary_weight_bytes,
+        "float_weight_bytes": info.float_weight_bytes,
+        "arena_bytes": info.activation_arena_bytes,
+    }
 
 
 def _check_configs(names: list[str] | None, known: Sequence[str], option: str) -> None:
@@ -214,6 +218,7 @@ def _verdicts(summary: dict[str, Any]) -> list[str]:
     help="lce_benchmark_model built for the device (needed with --ssh / --adb).",
 )
 @click.option("--timeout", default=600.0, show_default=True, help="Seconds per remote step (s).")
+@_one_line_errors
 def bench(
     models: tuple[Path, ...],
     baseline: Path | None,
@@ -238,23 +243,30 @@ def bench(
     without XNNPACK, for float graphs) at each thread count, and the fastest counts.
     With --ssh or --adb the same runs happen on the device through lce_benchmark_model.
     """
-    _bench(
-        models,
-        baseline=baseline,
-        threads=parse_threads(threads),
-        runs=runs,
-        warmup=warmup,
-        configs=_names(configs),
-        memory=memory,
-        as_json=as_json,
-        report_dir=report_dir,
-        ssh_target=ssh_target,
-        ssh_port=ssh_port,
-        identity=identity,
-        adb_serial=adb_serial,
-        benchmark_binary=benchmark_binary,
-        timeout=timeout,
-    )
+    from pbgan.runtime import remote
+    from pbgan.runtime.report import summarize, write_report
+
+    threads_list = parse_threads(threads)
+    configs_list = _names(configs)
+    is_remote = _device(ssh_target, adb_serial, benchmark_binary)
+    plan = _plan(models, baseline, configs_list, is_remote=is_remote)
+    if ssh_target:
+        runner = remote.SshRunner(ssh_target, port=ssh_port, identity=identity, timeout=timeout)
+    elif is_remote:
+        runner = remote.AdbRunner(adb_serial or None, timeout=timeout)
+    if is_remote:
+        rows = _remote_rows(
+            runner, benchmark_binary, plan, threads=threads_list, runs=runs, warmup=warmup
+        )
+    else:
+        rows = _local_rows(plan, threads=threads_list, runs=runs, warmup=warmup, memory=memory)
+
+    baseline_label = plan[0][1] if baseline else None
+    summary = summarize(rows, baseline_label)
+    if report_dir is not None:
+        written = write_report(rows, baseline_label, report_dir)
+        _progress("report: " + ", ".join(str(p) for p in written.values()))
+    _emit(summary, as_json=as_json)
 
 
 def _device(ssh_target: str | None, adb_serial: str | None, benchmark_binary: Path | None) -> bool:
@@ -332,49 +344,6 @@ def _emit(summary: dict[str, Any], *, as_json: bool) -> None:
     verdicts = _verdicts(summary)
     if verdicts:
         click.echo("\n" + "\n".join(verdicts))
-
-
-@_one_line_errors
-def _bench(
-    models: Sequence[Path],
-    *,
-    baseline: Path | None,
-    threads: list[int],
-    runs: int,
-    warmup: int,
-    configs: list[str] | None,
-    memory: bool,
-    as_json: bool,
-    report_dir: Path | None,
-    ssh_target: str | None,
-    ssh_port: int | None,
-    identity: Path | None,
-    adb_serial: str | None,
-    benchmark_binary: Path | None,
-    timeout: float,
-) -> None:
-    from pbgan.runtime import remote
-    from pbgan.runtime.report import summarize, write_report
-
-    is_remote = _device(ssh_target, adb_serial, benchmark_binary)
-    plan = _plan(models, baseline, configs, is_remote=is_remote)
-    if ssh_target:
-        runner = remote.SshRunner(ssh_target, port=ssh_port, identity=identity, timeout=timeout)
-    elif is_remote:
-        runner = remote.AdbRunner(adb_serial or None, timeout=timeout)
-    if is_remote:
-        rows = _remote_rows(
-            runner, benchmark_binary, plan, threads=threads, runs=runs, warmup=warmup
-        )
-    else:
-        rows = _local_rows(plan, threads=threads, runs=runs, warmup=warmup, memory=memory)
-
-    baseline_label = plan[0][1] if baseline else None
-    summary = summarize(rows, baseline_label)
-    if report_dir is not None:
-        written = write_report(rows, baseline_label, report_dir)
-        _progress("report: " + ", ".join(str(p) for p in written.values()))
-    _emit(summary, as_json=as_json)
 
 
 @click.command("inspect")

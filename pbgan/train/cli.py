@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from pbgan.cli_errors import UsageFailure, one_line_errors
+from pbgan.cli_options import arch_option, training_options
 from pbgan.settings import setting_names
 
 import click
@@ -25,29 +26,12 @@ import click
     type=click.Choice(["xnor", "bwn"]),
     help="xnor deploys as binary LCE ops; bwn is the paper's binary-weight scheme.",
 )
-@click.option(
-    "--arch",
-    "architecture",
-    default="dcgan64",
-    show_default=True,
-    type=click.Choice(["dcgan32", "dcgan64", "dcgan128"]),
-)
-@click.option(
-    "--width", default=1.0, show_default=True, help="Width multiplier (0.25 for quick CPU runs)."
-)
+@arch_option()
 @click.option("--z-dim", default=100, show_default=True)
-@click.option(
-    "--data",
-    default="synthetic",
-    show_default=True,
-    help="synthetic, a CelebA folder or zip, or any folder of images.",
-)
+@training_options
 @click.option(
     "--out", "run_dir", required=True, type=click.Path(file_okay=False), help="Run directory."
 )
-@click.option("--epochs", default=5, show_default=True)
-@click.option("--steps-per-epoch", type=int, help="Default: one pass over the data.")
-@click.option("--batch-size", default=64, show_default=True)
 @click.option("--lr", "learning_rate", default=2e-4, show_default=True)
 @click.option("--beta1", "beta_1", default=0.5, show_default=True)
 @click.option("--seed", default=0, show_default=True)
@@ -88,12 +72,9 @@ def train(run_dir: str, **options) -> None:
 
 def _load_generator(run: str):
     from pbgan.analysis import load_keras_model
+    from pbgan.train.run import run_generator
 
-    path = Path(run)
-    gen_path = path / "generator.keras" if path.is_dir() else path
-    if not gen_path.exists():
-        raise UsageFailure(f"{gen_path} does not exist: pass a run directory with a finished epoch")
-    return load_keras_model(gen_path)
+    return load_keras_model(run_generator(run)[0])
 
 
 @click.command("sample")

@@ -135,6 +135,26 @@ def load_run_config(run_dir: str | os.PathLike) -> dict:
     return json.loads(path.read_text())
 
 
+def run_generator(source: str | os.PathLike) -> tuple[Path, dict]:
+    """``(generator file, run config)`` of a run directory, or ``(source, {})`` otherwise.
+
+    A run directory of ``pbgan train`` holds ``generator.keras`` (rewritten after every
+    epoch) and ``config.json``; any other path (a ``.keras``/``.h5`` file, a SavedModel
+    folder, a ``.tflite``) is returned as it is, for the caller's loader to judge.
+    """
+    path = Path(source)
+    if not path.is_dir() or (path / "saved_model.pb").exists():
+        return path, {}
+    gen = path / "generator.keras"
+    if not gen.is_file():
+        raise RunError(
+            f"{path} has no generator.keras yet: let `pbgan train` finish an epoch, or pass "
+            "a saved generator"
+        )
+    config = load_run_config(path) if (path / "config.json").is_file() else {}
+    return gen, config
+
+
 def _check_resume(run_dir: Path, config: TrainConfig) -> None:
     """Refuse to continue a run with a different model (the checkpoint would not fit)."""
     if not (run_dir / "config.json").exists():

@@ -1,0 +1,53 @@
+"""Click options that several ``pbgan`` commands share, declared once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import click
+
+__all__ = ["ARCH_NAMES", "arch_option", "training_options"]
+
+# The built-in generators (pbgan.models.ARCHITECTURES, which needs TensorFlow to import).
+ARCH_NAMES = ("dcgan32", "dcgan64", "dcgan128")
+
+
+def arch_option(help: str | None = None) -> Callable:
+    """``--arch`` (stored as ``architecture``): a built-in generator, dcgan64 by default."""
+    return click.option(
+        "--arch",
+        "architecture",
+        default="dcgan64",
+        show_default=True,
+        type=click.Choice(ARCH_NAMES),
+        help=help,
+    )
+
+
+_TRAINING_OPTIONS = (
+    click.option(
+        "--data",
+        default="synthetic",
+        show_default=True,
+        help="synthetic (built-in faces), a CelebA folder or zip, or any folder of images.",
+    ),
+    click.option(
+        "--width",
+        default=1.0,
+        show_default=True,
+        type=click.FloatRange(min=0, min_open=True),
+        help="Width multiplier (0.25 for quick CPU runs).",
+    ),
+    click.option("--epochs", default=5, show_default=True, type=click.IntRange(1)),
+    click.option(
+        "--steps-per-epoch", type=click.IntRange(1), help="Default: one pass over the data."
+    ),
+    click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1)),
+)
+
+
+def training_options(fn: Callable) -> Callable:
+    """``--data --width --epochs --steps-per-epoch --batch-size``: what to train on, how long."""
+    for option in reversed(_TRAINING_OPTIONS):
+        fn = option(fn)
+    return fn
