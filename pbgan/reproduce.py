@@ -535,6 +535,9 @@ def _do_run(spec: RunSpec, config: ReproduceConfig, out: Path, reals, tag, repor
 # --------------------------------------------------------------------------------------
 
 
+WITHIN_NOISE = "within noise"
+
+
 def _fmt(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
@@ -543,6 +546,12 @@ def _noise_note(diff: float, floor: float) -> str:
     if abs(diff) >= floor:
         return ""
     return f" (the difference {abs(diff):.1f} is within the noise floor {floor:.1f})"
+
+
+def _ordered(holds: bool, diff: float, floor: float) -> bool | str:
+    """A claim that one setting is better than another cannot be judged from a
+    difference smaller than the noise floor of the measurement."""
+    return WITHIN_NOISE if abs(diff) < floor else holds
 
 
 def _named(setting: str, value: float, dors: dict[str, int]) -> str:
@@ -562,7 +571,8 @@ def _worse_than_single(target: str) -> Callable:
             f"{_named(target, v[target], dors)} vs {listed}; "
             f"{target} / {worst} = {v[target] / v[worst]:.2f}"
         )
-        return v[target] > v[worst], detail + _noise_note(v[target] - v[worst], floor)
+        diff = v[target] - v[worst]
+        return _ordered(diff > 0, diff, floor), detail + _noise_note(diff, floor)
 
     return rule
 
@@ -579,7 +589,8 @@ def _h_better_than_f(v, dors, floor):
     if "H" not in v or "F" not in v:
         return None
     diff = v["H"] - v["F"]
-    return v["H"] < v["F"], f"H {v['H']:.1f} vs F {v['F']:.1f}" + _noise_note(diff, floor)
+    detail = f"H {v['H']:.1f} vs F {v['F']:.1f}" + _noise_note(diff, floor)
+    return _ordered(diff < 0, diff, floor), detail
 
 
 def _auto_vs_f(v, dors, floor):
@@ -608,7 +619,7 @@ class Rule:
 
     ``test(values, dors, floor)`` returns ``None`` when a needed setting is missing, else
     ``(holds, detail)`` (``holds`` may be the string ``"measured"`` for a comparison
-    that is not a claim).
+    that is not a claim, or :data:`WITHIN_NOISE` for an order the noise floor hides).
     """
 
     id: str
@@ -1166,7 +1177,9 @@ def render_report(summary: dict) -> str:
             "",
             f"Computed from Table 3 by fixed rules ({c['architecture']} runs; noise floor "
             f"{_fmt(summary['noise_floor'][str(c['resolution'])]['noise_floor_x1e3']['avg'])}); "
-            "the same rules applied to the paper's values are shown beside each claim.",
+            "the same rules applied to the paper's values are shown beside each claim. "
+            f"*{WITHIN_NOISE}*: the two values differ by less than the real-vs-real noise "
+            "floor, so the order cannot be told at this evaluation size.",
             "",
             _inference_lines(summary["inferences"]),
             "",

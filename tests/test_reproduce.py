@@ -199,7 +199,11 @@ def test_inferences_follow_the_measured_numbers_not_the_paper():
 
 def test_differences_below_the_noise_floor_are_flagged():
     close = _verdicts({"F": 70, "H": 65}, floor=10.0)["H_better_than_F"]
-    assert close["verdict"] == "holds" and "within the noise floor 10.0" in close["detail"]
+    assert close["verdict"] == "within noise" and "within the noise floor 10.0" in close["detail"]
+    apart = _verdicts({"F": 70, "H": 55}, floor=10.0)["H_better_than_F"]
+    assert apart["verdict"] == "holds"
+    tied = _verdicts({"B": 50, "D": 70, "G": 72}, floor=10.0)["G_worse_than_BCD"]
+    assert tied["verdict"] == "within noise"
 
 
 def test_paper_values_are_judged_by_the_same_rules():
