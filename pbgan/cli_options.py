@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import click
 
-__all__ = ["ARCH_NAMES", "arch_option", "training_options"]
+__all__ = ["ARCH_NAMES", "arch_option", "eval_size_option", "training_options"]
 
 # The built-in generators (pbgan.models.ARCHITECTURES, which needs TensorFlow to import).
 ARCH_NAMES = ("dcgan32", "dcgan64", "dcgan128")
@@ -21,6 +21,17 @@ def arch_option(help: str | None = None) -> Callable:
         show_default=True,
         type=click.Choice(ARCH_NAMES),
         help=help,
+    )
+
+
+def eval_size_option(*decls: str) -> Callable:
+    """Images per set for SWD and MS-SSIM, 16384 by default as in the paper."""
+    return click.option(
+        *decls,
+        default=16384,
+        show_default=True,
+        type=click.IntRange(2),
+        help="Images per set for SWD and MS-SSIM (the paper uses 16384).",
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 # pbgan.cli imports this module while registering commands: taking these from
 # pbgan.cli_errors keeps the import free of that cycle.
 from pbgan.cli_errors import UsageFailure, one_line_errors
-from pbgan.cli_options import arch_option, training_options
+from pbgan.cli_options import arch_option, eval_size_option, training_options
 from pbgan.metrics.evaluate import evaluate_source, format_evaluation, progress
 
 import click
@@ -23,14 +23,7 @@ __all__ = ["evaluate", "reproduce"]
     "--data",
     help="synthetic, a CelebA folder or zip, or an image folder. Default: a run's training data.",
 )
-@click.option(
-    "-n",
-    "n",
-    default=16384,
-    show_default=True,
-    type=click.IntRange(2),
-    help="Images per set (the paper uses 16384).",
-)
+@eval_size_option("-n", "n")
 @click.option("--seed", default=0, show_default=True, help="Latents, real order, SWD draws.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option(
@@ -72,13 +65,7 @@ def _csv(text: str, option: str) -> list[str]:
     show_default=True,
     help="Comma-separated settings (paper Table 2, plus auto).",
 )
-@click.option(
-    "--eval-n",
-    default=16384,
-    show_default=True,
-    type=click.IntRange(2),
-    help="Images per set for SWD and MS-SSIM (the paper uses 16384).",
-)
+@eval_size_option("--eval-n")
 @click.option("--resolutions", default="32,64", show_default=True, help="Resolutions of Fig. 12.")
 @click.option(
     "--bench-runs",
