@@ -1,4 +1,8 @@
-"""Pictures people look at: sample grids and loss curves, written atomically as PNG."""
+"""Pictures people look at: sample grids, loss curves and figures, written atomically as PNG.
+
+Figures are ``matplotlib.figure.Figure`` objects rendered by the Agg canvas directly, so
+the library never touches pyplot's global state or switches a user's backend.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,13 @@ from pbgan.io import atomic_write_bytes
 
 import numpy as np
 
-__all__ = ["image_grid", "plot_loss_curves", "save_figure", "save_grid", "to_uint8"]
+__all__ = ["image_grid", "new_figure", "plot_loss_curves", "save_figure", "save_grid", "to_uint8"]
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
-    """Generator output in [-1, 1] to uint8 by ``round(x * 127.5 + 127.5)``, clipped."""
-    return np.clip(np.rint(np.asarray(images) * 127.5 + 127.5), 0, 255).astype(np.uint8)
+    """Generator output in [-1, 1] to uint8: ``clip(round(x * 127.5 + 127.5), 0, 255)``."""
+    x = np.asarray(images, dtype=np.float32)
+    return np.clip(np.rint(x * 127.5 + 127.5), 0, 255).astype(np.uint8)
 
 
 def image_grid(images: np.ndarray, *, cols: int | None = None, pad: int = 2) -> np.ndarray:
@@ -44,13 +49,21 @@ def save_grid(images: np.ndarray, path: str | os.PathLike, *, cols: int | None =
     return atomic_write_bytes(path, buf.getvalue())
 
 
-def save_figure(fig, path: str | os.PathLike) -> Path:
-    """Render a matplotlib figure to PNG atomically and close it."""
-    import matplotlib.pyplot as plt
+def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], **subplot_kw):
+    """``(figure, axes)`` like ``plt.subplots``, but a plain Figure outside pyplot."""
+    from matplotlib.figure import Figure
 
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **subplot_kw)
+
+
+def save_figure(fig, path: str | os.PathLike, *, dpi: int = 120) -> Path:
+    """Render a matplotlib figure to PNG with the Agg canvas, atomically."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)  # attaches itself as fig.canvas
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
-    plt.close(fig)
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     return atomic_write_bytes(path, buf.getvalue())
 
 
@@ -58,12 +71,7 @@ def plot_loss_curves(
     history: Sequence[dict], path: str | os.PathLike, *, title: str = "", keys=("d_loss", "g_loss")
 ) -> Path:
     """Generator and discriminator loss per epoch (like the paper's Figs 8-10)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = new_figure(figsize=(6, 3.5))
     epochs = [int(row["epoch"]) for row in history]
     for key in keys:
         ax.plot(epochs, [float(row[key]) for row in history], marker="o", ms=3, label=key)

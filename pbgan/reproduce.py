@@ -335,7 +335,7 @@ def _check_existing_run(spec: RunSpec, run_dir: Path, config: ReproduceConfig) -
     Checked for every run before anything is trained, so a wrong option fails at once
     rather than after hours of earlier runs.
     """
-    from pbgan.train.run import load_run_config
+    from pbgan.runs import load_run_config
 
     if not (run_dir / "config.json").is_file():
         return
@@ -481,8 +481,8 @@ def _bench(run_dir: Path, config: ReproduceConfig, epochs: int, tag, report) -> 
 
 def _deploy(spec: RunSpec, run_dir: Path, config: ReproduceConfig, epochs: int, tag, report):
     """Conversion and latency of an xnor main run; a failure is recorded, not fatal."""
-    from pbgan.runtime.flatbuffer import FlatbufferError
     from pbgan.runtime.local import BenchError
+    from pbgan.tflite_graph import FlatbufferError
 
     try:
         manifest = _convert(spec, run_dir, epochs, tag, report)

@@ -1,4 +1,6 @@
-"""Binarization settings: the paper's A-H (Table 2) and our ``auto``.
+"""The project's vocabulary: settings (the paper's A-H and our ``auto``), schemes and
+built-in architectures, each declared once here and read by the CLI, configs, docs and
+tests. Pure Python: importing it never loads TensorFlow.
 
 A generator has a projection (layer 0, ``z -> h x w x c``, a deconvolution from a
 1x1 input) followed by deconvolutions numbered 1..n from the input side, as in the
@@ -21,8 +23,9 @@ auto  every layer with     binary weights
       included
 ====  ===================  ====================
 
-Settings are registered by name, so a CLI flag, ``config.json`` and a checkpoint all
-name the same object.
+Settings, schemes and architectures are registered by name, so a CLI flag,
+``config.json`` and a checkpoint all name the same object. A new one is one entry in
+its registry below.
 """
 
 from __future__ import annotations
@@ -31,16 +34,23 @@ import dataclasses
 import warnings
 from collections.abc import Sequence
 
+from pbgan.paper import TABLE3_SWD
+
 __all__ = [
+    "ARCHITECTURES",
+    "DEFAULT_SCHEME",
+    "SCHEMES",
     "SETTINGS",
     "NegativeDoRWarning",
+    "Scheme",
     "Setting",
+    "architecture_names",
+    "get_scheme",
     "get_setting",
+    "resolve_architecture",
+    "scheme_names",
     "setting_names",
 ]
-
-# Paper Table 3, average SWD x1e3 on CelebA 64x64 (G has no entry in the first version).
-PAPER_SWD = {"A": 44, "B": 38, "C": 45, "D": 67, "E": 449, "F": 67, "H": 34}
 
 
 class NegativeDoRWarning(UserWarning):
@@ -59,10 +69,6 @@ class Setting:
     deconvs: frozenset[int] | None
     binary_discriminator: bool
     description: str
-
-    @property
-    def is_auto(self) -> bool:
-        return self.deconvs is None
 
     def plan(self, dors: Sequence[int], *, warn: bool = True) -> list[bool]:
         """Binarize-or-not for each layer, given the DoR of ``[projection, deconv1, ...]``.
@@ -87,7 +93,7 @@ class Setting:
                     warnings.warn(
                         f"setting {self.name} binarizes deconv{i} whose degree of redundancy "
                         f"is {dor} < 0: expect a large quality loss (paper Table 3: E "
-                        f"{PAPER_SWD['E']} vs A {PAPER_SWD['A']} SWD x1e3)",
+                        f"{TABLE3_SWD['E']} vs A {TABLE3_SWD['A']} SWD x1e3)",
                         NegativeDoRWarning,
                         stacklevel=2,
                     )
@@ -131,3 +137,62 @@ def get_setting(name: str | Setting) -> Setting:
     if key not in SETTINGS:
         raise ValueError(f"unknown setting {name!r}: choose one of {', '.join(SETTINGS)}")
     return SETTINGS[key]
+
+
+@dataclasses.dataclass(frozen=True)
+class Scheme:
+    """How a binarized layer is binarized.
+
+    ``deploys_binary``: Larq Compute Engine runs the layer as ``LceBconv2d`` (bit-packed
+    weights, XNOR-popcount); otherwise the converted layer is a float operator.
+    """
+
+    name: str
+    deploys_binary: bool
+    description: str
+
+
+SCHEMES: dict[str, Scheme] = {
+    s.name: s
+    for s in (
+        Scheme(
+            "xnor",
+            True,
+            "binary weights and binary inputs; deploys as LceBconv2d (the deployable form)",
+        ),
+        Scheme(
+            "bwn",
+            False,
+            "the paper's binary weights alpha*sign(W), float activations; deploys in float",
+        ),
+    )
+}
+DEFAULT_SCHEME = "xnor"
+
+
+def scheme_names() -> list[str]:
+    return list(SCHEMES)
+
+
+def get_scheme(name: str | Scheme) -> Scheme:
+    """Look a scheme up by name; an unknown one is a one-line error naming the choices."""
+    if isinstance(name, Scheme):
+        return name
+    if name not in SCHEMES:
+        raise ValueError(f"unknown scheme {name!r}: choose one of {', '.join(SCHEMES)}")
+    return SCHEMES[name]
+
+
+# Built-in DCGAN generators by name: output resolution (see pbgan.models).
+ARCHITECTURES: dict[str, int] = {"dcgan32": 32, "dcgan64": 64, "dcgan128": 128}
+
+
+def architecture_names() -> list[str]:
+    return list(ARCHITECTURES)
+
+
+def resolve_architecture(name: str) -> int:
+    """Resolution of a built-in architecture name such as ``dcgan64``."""
+    if name not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {name!r}: choose one of {', '.join(ARCHITECTURES)}")
+    return ARCHITECTURES[name]

@@ -5,8 +5,8 @@ from pbgan.analysis import analyze
 from pbgan.cli import main
 from pbgan.convert import ConversionError, check_graph, convert_generator
 from pbgan.models import build_generator, generator_dors
-from pbgan.runtime.flatbuffer import read_flatbuffer
 from pbgan.settings import SETTINGS, NegativeDoRWarning, get_setting
+from pbgan.tflite_graph import read_flatbuffer
 from pbgan.train.run import TrainConfig, train
 
 import pytest

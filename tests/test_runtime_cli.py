@@ -10,7 +10,7 @@ from pbgan.runtime.local import BINARY_CONFIGS, FLOAT_CONFIGS
 
 import pytest
 from click.testing import CliRunner
-from test_runtime_flatbuffer import write_tiny_models
+from test_tflite_graph import write_tiny_models
 
 
 @pytest.fixture(scope="module")

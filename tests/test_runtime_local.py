@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pbgan.runtime.flatbuffer import read_flatbuffer
 from pbgan.runtime.local import (
     BINARY_CONFIGS,
     FLOAT_CONFIGS,
@@ -13,10 +12,11 @@ from pbgan.runtime.local import (
     measure_peak_rss,
     random_inputs,
 )
+from pbgan.tflite_graph import read_flatbuffer
 
 import numpy as np
 import pytest
-from test_runtime_flatbuffer import tiny_models, write_tiny_models
+from test_tflite_graph import tiny_models, write_tiny_models
 
 
 @pytest.fixture(scope="module")

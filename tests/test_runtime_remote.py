@@ -357,7 +357,7 @@ def test_bench_cli_over_adb_runs_each_remote_config_per_model(fake_adb, tmp_path
     from pbgan.runtime.cli import bench
 
     from click.testing import CliRunner
-    from test_runtime_flatbuffer import write_tiny_models
+    from test_tflite_graph import write_tiny_models
 
     models = write_tiny_models(tmp_path / "models")
     binary, _ = fake_benchmark_binary(tmp_path, PI_LOG)

@@ -7,8 +7,9 @@ import textwrap
 import warnings
 
 from pbgan.cli import main
+from pbgan.runs import RunError, run_generator
 from pbgan.settings import SETTINGS, NegativeDoRWarning
-from pbgan.train.run import RunError, TrainConfig, run_generator, train
+from pbgan.train.run import TrainConfig, train
 
 import numpy as np
 import pytest

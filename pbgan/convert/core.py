@@ -25,8 +25,8 @@ from pbgan import stack_versions
 from pbgan.analysis import LayerDoR, analyze, load_keras_model
 from pbgan.io import atomic_write_bytes, atomic_write_json
 from pbgan.layers import PhaseConv2DTranspose, Projection
-from pbgan.runtime.flatbuffer import ModelInfo, OpInfo, read_flatbuffer
 from pbgan.settings import Setting, get_setting
+from pbgan.tflite_graph import ModelInfo, OpInfo, read_flatbuffer
 
 import numpy as np
 import tensorflow as tf
@@ -281,7 +281,7 @@ def load_generator_source(source: str | os.PathLike) -> tuple[tf.keras.Model, di
     A run directory holds ``generator.keras`` (written by ``pbgan train`` after every
     epoch) and ``config.json`` with the setting and scheme it was trained with.
     """
-    from pbgan.train.run import run_generator
+    from pbgan.runs import run_generator
 
     path, config = run_generator(source)
     if not path.exists():

@@ -130,7 +130,7 @@ def _keras_source(path: Path, kind: str, info: dict) -> GeneratorSource:
 
 
 def _tflite_source(path: Path) -> GeneratorSource:
-    from pbgan.runtime.flatbuffer import read_flatbuffer_file
+    from pbgan.tflite_graph import read_flatbuffer_file
 
     # Parse first: LCE's interpreter is native code and must never see garbage bytes.
     info = read_flatbuffer_file(path)
@@ -178,7 +178,7 @@ def _tflite_source(path: Path) -> GeneratorSource:
 
 def load_generator(source: str | os.PathLike) -> GeneratorSource:
     """A run directory, a generator ``.keras`` or a ``.tflite``, ready to generate."""
-    from pbgan.train.run import run_generator
+    from pbgan.runs import run_generator
 
     if not Path(source).exists():
         raise EvaluationError(f"{source} does not exist: {_SOURCE_FIX}")

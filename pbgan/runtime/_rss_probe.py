@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pbgan.runtime import flatbuffer, local
+from pbgan import tflite_graph as flatbuffer
+from pbgan.runtime import local
 
 _PAGE_COUNTERS = ("VmRSS", "VmHWM")
 

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from pbgan.cli_errors import UsageFailure, one_line_errors
-from pbgan.runtime.flatbuffer import FlatbufferError
 from pbgan.runtime.local import BenchError
 from pbgan.runtime.remote import RemoteError
+from pbgan.tflite_graph import FlatbufferError
 
 import click
 
@@ -303,7 +303,7 @@ def _plan(
     float runtime); ``configs`` applies to the other models.
     """
     from pbgan.runtime import local, remote
-    from pbgan.runtime.flatbuffer import read_flatbuffer_file
+    from pbgan.tflite_graph import read_flatbuffer_file
 
     known = remote.REMOTE_CONFIGS if is_remote else local.CONFIGS
     _check_configs(configs, list(known), "--configs")
@@ -356,7 +356,7 @@ def inspect(model: Path, as_json: bool) -> None:
 
 @_one_line_errors
 def _inspect(model: Path, *, as_json: bool) -> None:
-    from pbgan.runtime.flatbuffer import format_summary, read_flatbuffer_file
+    from pbgan.tflite_graph import format_summary, read_flatbuffer_file
 
     info = read_flatbuffer_file(model)
     if as_json:

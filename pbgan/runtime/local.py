@@ -44,7 +44,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from pbgan.runtime.flatbuffer import ModelInfo, read_flatbuffer
+from pbgan.tflite_graph import ModelInfo, read_flatbuffer
 
 import numpy as np
 

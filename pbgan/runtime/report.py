@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pbgan.io import atomic_write_json, atomic_write_text
-from pbgan.runtime.flatbuffer import format_bytes
+from pbgan.tflite_graph import format_bytes
 
 __all__ = ["ModelBench", "format_table", "summarize", "write_report"]
 

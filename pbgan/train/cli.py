@@ -72,7 +72,7 @@ def train(run_dir: str, **options) -> None:
 
 def _load_generator(run: str):
     from pbgan.analysis import load_keras_model
-    from pbgan.train.run import run_generator
+    from pbgan.runs import run_generator
 
     return load_keras_model(run_generator(run)[0])
 
@@ -103,7 +103,7 @@ def sample(run: str, count: int, output: str, seed: int) -> None:
 @one_line_errors(ValueError)
 def export(run: str, output: str) -> None:
     """Save the generator of RUN alone (a .keras file for `pbgan convert`)."""
-    from pbgan.train.run import save_model_atomic
+    from pbgan.runs import save_model_atomic
 
     if not output.endswith(".keras"):
         raise UsageFailure("the output must end in .keras")

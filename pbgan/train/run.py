@@ -1,64 +1,48 @@
-"""A training run: config, resumable checkpoints, samples, history and plots.
+"""A training run: build the GAN, restore its checkpoint, fit, and write the run
+directory (layout in :mod:`pbgan.runs`) atomically at the end of every good epoch.
 
-A run directory holds::
-
-    config.json            what was trained (setting, scheme, architecture, data, seed, versions)
-    checkpoints/           generator, discriminator, both optimizers and the epoch counter
-    generator.keras        the generator after the last finished epoch (for convert/sample)
-    samples/epoch_NNN.png  grids from one fixed latent batch
-    history.csv            losses per finished epoch
-    loss_curves.png        generator and discriminator loss per epoch
-    logs/                  TensorBoard
-
-Everything is written atomically at the end of an epoch, and only when the epoch's
-losses are finite. Running the same command again restores the last checkpoint,
-optimizer state and step counter included, and continues with the next epoch.
+Everything is written only when the epoch's losses are finite. Running the same command
+again restores the last checkpoint, optimizer state and step counter included, and
+continues with the next epoch.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
-import json
 import logging
 import math
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from pbgan import stack_versions
-from pbgan.io import atomic_write_json, atomic_write_text
-from pbgan.models import ARCHITECTURES, build_discriminator, build_generator
+from pbgan.io import atomic_write_json
+from pbgan.models import build_discriminator, build_generator
 from pbgan.plots import plot_loss_curves, save_grid
-from pbgan.settings import get_setting
+from pbgan.runs import (
+    CHECKPOINTS,
+    CONFIG,
+    GENERATOR,
+    HISTORY,
+    HISTORY_KEYS,
+    LOSS_CURVES,
+    RunError,
+    check_identity,
+    read_history,
+    sample_path,
+    save_model_atomic,
+    write_history,
+)
+from pbgan.settings import ARCHITECTURES, get_scheme, get_setting, resolve_architecture
 from pbgan.train.gan import GAN
 
 import numpy as np
 import tensorflow as tf
 
-__all__ = [
-    "IDENTITY_KEYS",
-    "RunError",
-    "TrainConfig",
-    "TrainResult",
-    "load_run_config",
-    "make_strategy",
-    "train",
-]
+__all__ = ["RunError", "TrainConfig", "TrainResult", "make_strategy", "train"]
 
 log = logging.getLogger("pbgan.train")
-
-# What makes a checkpoint belong to a run: resuming with any of these changed would
-# restore weights into a different model.
-IDENTITY_KEYS = ("setting", "scheme", "architecture", "width", "z_dim")
-HISTORY_KEYS = ("epoch", "d_loss", "g_loss", "d_real", "d_fake", "seconds", "skipped_images")
-
-
-class RunError(ValueError):
-    """A run cannot start or continue; the message names the fix."""
 
 
 @dataclasses.dataclass
@@ -85,12 +69,11 @@ class TrainConfig:
 
     def validate(self) -> None:
         self.setting = get_setting(self.setting).name
-        if self.architecture not in ARCHITECTURES:
-            raise RunError(
-                f"unknown architecture {self.architecture!r}: choose one of {', '.join(ARCHITECTURES)}"
-            )
-        if self.scheme not in ("bwn", "xnor"):
-            raise RunError(f"unknown scheme {self.scheme!r}: choose bwn or xnor")
+        try:
+            resolve_architecture(self.architecture)
+            get_scheme(self.scheme)
+        except ValueError as err:
+            raise RunError(str(err)) from err
         if self.batch_size < 1 or self.epochs < 1:
             raise RunError("--batch-size and --epochs must be at least 1")
 
@@ -124,80 +107,6 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
             raise RunError("--strategy multiworker needs the TF_CONFIG environment variable set")
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise RunError(f"unknown strategy {name!r}: choose auto, default, mirrored or multiworker")
-
-
-def load_run_config(run_dir: str | os.PathLike) -> dict:
-    path = Path(run_dir) / "config.json"
-    if not path.exists():
-        raise RunError(
-            f"{run_dir} is not a training run (no config.json): pass --out of `pbgan train`"
-        )
-    return json.loads(path.read_text())
-
-
-def run_generator(source: str | os.PathLike) -> tuple[Path, dict]:
-    """``(generator file, run config)`` of a run directory, or ``(source, {})`` otherwise.
-
-    A run directory of ``pbgan train`` holds ``generator.keras`` (rewritten after every
-    epoch) and ``config.json``; any other path (a ``.keras``/``.h5`` file, a SavedModel
-    folder, a ``.tflite``) is returned as it is, for the caller's loader to judge.
-    """
-    path = Path(source)
-    if not path.is_dir() or (path / "saved_model.pb").exists():
-        return path, {}
-    gen = path / "generator.keras"
-    if not gen.is_file():
-        raise RunError(
-            f"{path} has no generator.keras yet: let `pbgan train` finish an epoch, or pass "
-            "a saved generator"
-        )
-    config = load_run_config(path) if (path / "config.json").is_file() else {}
-    return gen, config
-
-
-def _check_resume(run_dir: Path, config: TrainConfig) -> None:
-    """Refuse to continue a run with a different model (the checkpoint would not fit)."""
-    if not (run_dir / "config.json").exists():
-        return
-    saved = load_run_config(run_dir)
-    for key in IDENTITY_KEYS:
-        ours = getattr(config, key)
-        if saved.get(key) != ours:
-            raise RunError(
-                f"{run_dir} was trained with --{key.replace('_', '-')} {saved.get(key)}, not "
-                f"{ours}: pass --{key.replace('_', '-')} {saved.get(key)} to resume, or a new --out"
-            )
-
-
-def _read_history(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with path.open(newline="") as f:
-        return [
-            {k: float(v) if k != "epoch" else int(v) for k, v in row.items()}
-            for row in csv.DictReader(f)
-        ]
-
-
-def _write_history(path: Path, rows: list[dict]) -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=HISTORY_KEYS, extrasaction="ignore")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: f"{row.get(k, 0):.6g}" for k in HISTORY_KEYS})
-    atomic_write_text(path, buf.getvalue())
-
-
-def save_model_atomic(model: tf.keras.Model, path: Path) -> None:
-    """``model.save`` to a temporary file beside ``path``, then rename it over."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".keras", dir=path.parent)
-    os.close(fd)
-    try:
-        model.save(tmp, overwrite=True)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 class _StopOnNonFinite(tf.keras.callbacks.Callback):
@@ -243,8 +152,8 @@ class _EpochEnd(tf.keras.callbacks.Callback):
         self.epoch_var.assign(done)
         self.manager.save(checkpoint_number=done)
         images = self.gan.generator.predict(self.z_fixed, batch_size=len(self.z_fixed), verbose=0)
-        save_grid(images, self.run_dir / "samples" / f"epoch_{done:03d}.png")
-        save_model_atomic(self.gan.generator, self.run_dir / "generator.keras")
+        save_grid(images, sample_path(self.run_dir, done))
+        save_model_atomic(self.gan.generator, self.run_dir / GENERATOR)
         row = {k: float(logs.get(k, float("nan"))) for k in HISTORY_KEYS[1:-2]}
         row.update(
             epoch=done,
@@ -252,8 +161,8 @@ class _EpochEnd(tf.keras.callbacks.Callback):
             skipped_images=self.source.skipped,
         )
         self.history[:] = [r for r in self.history if r["epoch"] < done] + [row]
-        _write_history(self.run_dir / "history.csv", self.history)
-        plot_loss_curves(self.history, self.run_dir / "loss_curves.png", title=self.run_dir.name)
+        write_history(self.run_dir / HISTORY, self.history)
+        plot_loss_curves(self.history, self.run_dir / LOSS_CURVES, title=self.run_dir.name)
 
 
 def _steps_per_epoch(config: TrainConfig, num_images: int | None) -> int:
@@ -284,7 +193,7 @@ def train(
 
     config.validate()
     run_dir = Path(run_dir)
-    _check_resume(run_dir, config)
+    check_identity(run_dir, dataclasses.asdict(config))
     setting = get_setting(config.setting)
     resolution = config.resolution
     source = describe_source(config.data)
@@ -297,7 +206,7 @@ def train(
     replicas = strategy.num_replicas_in_sync
     saved_config = {**dataclasses.asdict(config), "resolution": resolution}
     saved_config.update(steps_per_epoch=steps, replicas=replicas, versions=stack_versions())
-    atomic_write_json(run_dir / "config.json", saved_config)
+    atomic_write_json(run_dir / CONFIG, saved_config)
 
     with strategy.scope():
         with warnings.catch_warnings():
@@ -328,7 +237,7 @@ def train(
             d_optimizer=d_opt,
             epoch=epoch_var,
         )
-    manager = tf.train.CheckpointManager(checkpoint, run_dir / "checkpoints", max_to_keep=2)
+    manager = tf.train.CheckpointManager(checkpoint, run_dir / CHECKPOINTS, max_to_keep=2)
     if manager.latest_checkpoint:
         try:
             checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
@@ -339,7 +248,7 @@ def train(
             ) from err
         log.info("resuming %s from epoch %d", run_dir, int(epoch_var.numpy()))
     initial_epoch = int(epoch_var.numpy())
-    history = [r for r in _read_history(run_dir / "history.csv") if r["epoch"] <= initial_epoch]
+    history = [r for r in read_history(run_dir / HISTORY) if r["epoch"] <= initial_epoch]
 
     if initial_epoch >= config.epochs:
         return TrainResult(run_dir, history, initial_epoch, None, replicas)

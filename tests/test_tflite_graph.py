@@ -11,7 +11,7 @@ import sys
 from functools import cache
 from pathlib import Path
 
-from pbgan.runtime.flatbuffer import (
+from pbgan.tflite_graph import (
     FlatbufferError,
     format_summary,
     read_flatbuffer,
@@ -127,7 +127,7 @@ def test_summary_lists_operators_and_sizes(infos):
 def test_reading_does_not_import_tensorflow(tmp_path):
     path = write_tiny_models(tmp_path)["binary"]
     code = (
-        "import sys; from pbgan.runtime.flatbuffer import read_flatbuffer_file; "
+        "import sys; from pbgan.tflite_graph import read_flatbuffer_file; "
         f"read_flatbuffer_file({str(path)!r}); assert 'tensorflow' not in sys.modules"
     )
     assert os.spawnv(os.P_WAIT, sys.executable, [sys.executable, "-c", code]) == 0

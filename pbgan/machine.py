@@ -1,0 +1,71 @@
+"""Where a number was measured: CPU, cores, threads, OS, Python and the stack versions.
+
+Every results JSON the project writes (bench, evaluate, reproduce, benchmarks/) records
+:func:`machine_info`, so a figure never loses the machine it belongs to.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+__all__ = ["cpu_model", "machine_info", "machine_line"]
+
+
+@functools.cache
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), or what platform knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def machine_info(*, threads: int | list[int] | None = None, stack: bool = True) -> dict[str, Any]:
+    """A JSON-ready description of this machine.
+
+    ``threads``: the thread count(s) the measurement used (``None``: not applicable).
+    ``stack=False`` skips the TensorFlow/larq/LCE versions (they import TensorFlow).
+    """
+    info: dict[str, Any] = {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "usable_cores": _usable_cores(),
+        "threads": threads,
+        "os": platform.platform(),
+        "arch": platform.machine(),
+        "python": platform.python_version(),
+    }
+    if stack:
+        from pbgan import stack_versions
+
+        info["versions"] = stack_versions()
+    return info
+
+
+def machine_line(info: dict[str, Any] | None = None) -> str:
+    """One line for a Markdown report: ``AMD EPYC ..., 2 cores, Linux-..., Python 3.11.7``."""
+    info = info or machine_info(stack=False)
+    parts = [str(info.get("cpu", "unknown CPU")), f"{info.get('cores')} cores"]
+    if info.get("threads") is not None:
+        threads = info["threads"]
+        threads = ",".join(map(str, threads)) if isinstance(threads, list) else threads
+        parts.append(f"threads {threads}")
+    parts += [str(info.get("os", "")), f"Python {info.get('python', '?')}"]
+    versions = info.get("versions") or {}
+    if versions:
+        parts.append(", ".join(f"{k} {v}" for k, v in versions.items() if k != "pbgan"))
+    return ", ".join(p for p in parts if p)
