@@ -9,14 +9,16 @@ where the plan binarizes, parity with Keras). Ratios are against setting A.
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 from pathlib import Path
 
 import pbgan  # noqa: F401  (selects Keras 2 before TensorFlow loads)
 from pbgan.convert import convert_generator
 from pbgan.io import atomic_write_json
+from pbgan.machine import machine_info
+from pbgan.markdown import md_table
 from pbgan.models import build_generator
+from pbgan.tflite_graph import format_bytes
 
 SETTINGS = ("A", "F", "auto")
 
@@ -43,16 +45,28 @@ def measure(resolution: int = 64, width: float = 1.0) -> list[dict]:
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = [
-        "| setting | flatbuffer | binary weights | float weights | LceBconv2d | A / setting |",
-        "|---|---:|---:|---:|---:|---:|",
+    header = [
+        "setting",
+        "flatbuffer",
+        "binary weights",
+        "float weights",
+        "LceBconv2d",
+        "A / setting",
     ]
-    for r in rows:
-        lines.append(
-            f"| {r['setting']} | {r['size_bytes'] / 1e6:.2f} MB | {r['binary_constant_bytes'] / 1e6:.2f} MB "
-            f"| {r['float_constant_bytes'] / 1e6:.2f} MB | {r['lce_bconv2d']} | {r['smaller_than_A']:.2f}x |"
-        )
-    return "\n".join(lines)
+    return md_table(
+        header,
+        [
+            [
+                r["setting"],
+                format_bytes(r["size_bytes"]),
+                format_bytes(r["binary_constant_bytes"]),
+                format_bytes(r["float_constant_bytes"]),
+                r["lce_bconv2d"],
+                f"{r['smaller_than_A']:.2f}x",
+            ]
+            for r in rows
+        ],
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = measure()
     table = markdown(rows)
     print(table)
-    atomic_write_json(Path(args.out), {"machine": platform.platform(), "rows": rows})
+    atomic_write_json(Path(args.out), {"machine": machine_info(), "rows": rows})
     Path(args.out).with_suffix(".md").write_text(table + "\n")
     return 0
 

@@ -16,7 +16,7 @@ paper's 1.32x training speed-up for F assumes binary arithmetic in training too.
 from __future__ import annotations
 
 import argparse
-import platform
+import os
 import statistics
 import sys
 import time
@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pbgan  # noqa: F401  (selects Keras 2 before TensorFlow loads)
 from pbgan.io import atomic_write_json
+from pbgan.machine import machine_info
+from pbgan.markdown import md_table
 from pbgan.models import build_discriminator, build_generator
 from pbgan.settings import NegativeDoRWarning, get_setting
 from pbgan.train.gan import GAN
@@ -87,15 +89,19 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"setting": setting, "median_s": statistics.median(times), "times_s": times})
         print(f"{setting:>5}: median {rows[-1]['median_s'] * 1e3:.0f} ms/step", flush=True)
     base = rows[0]["median_s"]
-    print("\n| setting | median step | A / setting |\n|---|---:|---:|")
     for r in rows:
         r["speedup_vs_A"] = base / r["median_s"]
-        print(f"| {r['setting']} | {r['median_s'] * 1e3:.0f} ms | {r['speedup_vs_A']:.2f}x |")
+    cells = [
+        [r["setting"], f"{r['median_s'] * 1e3:.0f} ms", f"{r['speedup_vs_A']:.2f}x"] for r in rows
+    ]
+    print("\n" + md_table(["setting", "median step", "A / setting"], cells))
     atomic_write_json(
         Path(args.out),
         {
-            "machine": platform.platform(),
-            "threads": tf.config.threading.get_intra_op_parallelism_threads(),
+            # 0 means "TensorFlow's default", which is every core of the machine.
+            "machine": machine_info(
+                threads=tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
+            ),
             "args": vars(args),
             "rows": rows,
         },

@@ -6,6 +6,7 @@ Heavy modules (TensorFlow, larq, LCE) are imported inside each command, so
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 
@@ -27,7 +28,8 @@ def main() -> None:
 def _generator_from_source(source: str, *, width: float, z_dim: int):
     """A built-in architecture name (random init, float) or a saved Keras model path."""
     from pbgan.analysis import load_keras_model
-    from pbgan.models import ARCHITECTURES, build_generator
+    from pbgan.models import build_generator
+    from pbgan.settings import ARCHITECTURES
 
     if source in ARCHITECTURES:
         return build_generator(resolution=ARCHITECTURES[source], width=width, z_dim=z_dim)
@@ -67,14 +69,11 @@ def _register_optional_commands() -> None:
         ("pbgan.runtime.cli", ("bench", "inspect")),
         ("pbgan.train.cli", ("train", "sample", "export")),
         ("pbgan.convert.cli", ("convert",)),
-        ("pbgan.metrics.cli", ("evaluate", "reproduce")),
+        ("pbgan.metrics.cli", ("evaluate",)),
+        ("pbgan.reproduce.cli", ("reproduce",)),
+        ("pbgan.demo.cli", ("demo",)),
     ):
-        try:
-            mod = __import__(module, fromlist=list(names))
-        except ModuleNotFoundError as err:
-            if err.name != module:
-                raise
-            continue
+        mod = importlib.import_module(module)
         for name in names:
             main.add_command(getattr(mod, name))
 

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from pbgan.settings import DEFAULT_SCHEME, architecture_names, scheme_names, setting_names
+
 import click
 
-__all__ = ["ARCH_NAMES", "arch_option", "eval_size_option", "training_options"]
-
-# The built-in generators (pbgan.models.ARCHITECTURES, which needs TensorFlow to import).
-ARCH_NAMES = ("dcgan32", "dcgan64", "dcgan128")
+__all__ = [
+    "arch_option",
+    "eval_size_option",
+    "scheme_option",
+    "setting_option",
+    "training_options",
+]
 
 
 def arch_option(help: str | None = None) -> Callable:
@@ -19,8 +24,26 @@ def arch_option(help: str | None = None) -> Callable:
         "architecture",
         default="dcgan64",
         show_default=True,
-        type=click.Choice(ARCH_NAMES),
+        type=click.Choice(architecture_names()),
         help=help,
+    )
+
+
+def setting_option(**kwargs) -> Callable:
+    """``--setting``: one of the registered settings (paper Table 2 plus auto)."""
+    return click.option(
+        "--setting", type=click.Choice(setting_names(), case_sensitive=False), **kwargs
+    )
+
+
+def scheme_option(*, default: str | None = DEFAULT_SCHEME, help: str | None = None) -> Callable:
+    """``--scheme``: one of the registered schemes (pbgan.settings.SCHEMES)."""
+    return click.option(
+        "--scheme",
+        default=default,
+        show_default=default is not None,
+        type=click.Choice(scheme_names()),
+        help=help or "xnor deploys as binary LCE ops; bwn is the paper's binary-weight scheme.",
     )
 
 

@@ -1,6 +1,6 @@
 """Binary deconvolution layers.
 
-Two schemes, registered by name (:data:`SCHEMES`):
+Two schemes (registered by name in :data:`pbgan.settings.SCHEMES`):
 
 ``bwn``
     The paper's binary weight network: ``W_b = alpha * sign(W)`` with ``alpha`` the
@@ -32,19 +32,18 @@ Two schemes, registered by name (:data:`SCHEMES`):
 
 from __future__ import annotations
 
+from pbgan.settings import get_scheme
+
 import larq as lq
 import numpy as np
 import tensorflow as tf
 
 __all__ = [
-    "SCHEMES",
     "ChannelScaledSign",
     "PhaseConv2DTranspose",
     "Projection",
     "phase_kernel_from_transpose",
 ]
-
-SCHEMES = ("bwn", "xnor")
 
 # Taps of a 4x4 stride-2 "same" transposed-convolution kernel that reach output
 # parity 0 and 1, in the order they meet the padded input window.
@@ -117,7 +116,8 @@ def _quant_kwargs(binary: bool, scheme: str, kernel_axis: int, channels: int | N
             "kernel_quantizer": "ste_sign",
             "kernel_constraint": "weight_clip",
         }
-    raise ValueError(f"unknown scheme {scheme!r}: choose one of {', '.join(SCHEMES)}")
+    get_scheme(scheme)  # a one-line error naming the registered schemes
+    raise NotImplementedError(f"scheme {scheme!r} has no quantizers in pbgan.layers")
 
 
 def phase_kernel_from_transpose(kernel: np.ndarray) -> np.ndarray:
@@ -146,7 +146,17 @@ class PhaseConv2DTranspose(tf.keras.layers.Layer):
     converts to ``LceBconv2d``; the one-pixel frame the layer pads binarizes to
     +1 both in training and after conversion, so the trained layer is exactly the
     deployed one. ``use_scale`` adds a learned per-channel multiplier, for a binary
-    layer that no batch norm follows (the output layer).
+    layer that no batch norm follows (the output layer); it is applied to the four
+    phases before the interleave, where LCE can fold it into the bconv's output
+    multiplier.
+
+    ``shortcut`` adds a real-valued path around the binary convolution (Bi-Real Net
+    style): the float input, folded to ``filters`` channels (the mean of each group of
+    ``c_in / filters`` channels, no parameters) and upsampled 2x by nearest neighbour,
+    is added to the (scaled) binary output. Binarization then loses only what the
+    shortcut cannot carry; it costs a MEAN, a RESIZE_NEAREST_NEIGHBOR and an ADD at
+    inference. It needs ``use_scale`` (the binary sum is ~``sqrt(4 c_in)`` times
+    larger than the shortcut) and ``c_in`` a multiple of ``filters``.
     """
 
     def __init__(
@@ -157,15 +167,19 @@ class PhaseConv2DTranspose(tf.keras.layers.Layer):
         scheme: str = "xnor",
         use_bias: bool = False,
         use_scale: bool = False,
+        shortcut: bool = False,
         kernel_initializer="glorot_uniform",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if shortcut and not use_scale:
+            raise ValueError("a shortcut needs use_scale=True (see the class docstring)")
         self.filters = filters
         self.binary = binary
         self.scheme = scheme
         self.use_bias = use_bias
         self.use_scale = use_scale
+        self.shortcut = shortcut
         self.kernel_initializer = tf.keras.initializers.get(kernel_initializer)
         self.conv = lq.layers.QuantConv2D(
             4 * filters,
@@ -179,6 +193,11 @@ class PhaseConv2DTranspose(tf.keras.layers.Layer):
 
     def build(self, input_shape):
         _, h, w, c = input_shape
+        if self.shortcut and c % self.filters:
+            raise ValueError(
+                f"{self.name}: a shortcut folds {c} input channels into {self.filters}: "
+                "c_in must be a multiple of filters"
+            )
         self.conv.build((None, None if h is None else h + 2, None if w is None else w + 2, c))
         if self.use_scale:
             self.scale = self.add_weight(
@@ -194,9 +213,16 @@ class PhaseConv2DTranspose(tf.keras.layers.Layer):
         h, w = inputs.shape[1], inputs.shape[2]
         padded = tf.pad(inputs, [[0, 0], [1, 1], [1, 1], [0, 0]])
         y = self.conv(padded)
-        y = tf.nn.depth_to_space(y, 2)[:, 1 : 2 * h + 1, 1 : 2 * w + 1, :]
         if self.use_scale:
-            y = y * self.scale
+            # depth_to_space takes slot k's channels from [k * filters, (k + 1) * filters).
+            y = y * tf.tile(self.scale, [4])
+        y = tf.nn.depth_to_space(y, 2)[:, 1 : 2 * h + 1, 1 : 2 * w + 1, :]
+        if self.shortcut:
+            c = inputs.shape[-1]
+            folded = tf.reduce_mean(
+                tf.reshape(inputs, (-1, h, w, self.filters, c // self.filters)), axis=-1
+            )
+            y = y + tf.image.resize(folded, (2 * h, 2 * w), method="nearest")
         if self.use_bias:
             y = y + self.bias
         return y
@@ -219,6 +245,7 @@ class PhaseConv2DTranspose(tf.keras.layers.Layer):
             "scheme": self.scheme,
             "use_bias": self.use_bias,
             "use_scale": self.use_scale,
+            "shortcut": self.shortcut,
             "kernel_initializer": tf.keras.initializers.serialize(self.kernel_initializer),
         }
 

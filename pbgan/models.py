@@ -13,8 +13,8 @@ that analysis, conversion checks and checkpoints can find them.
 from __future__ import annotations
 
 import pbgan  # noqa: F401  (selects Keras 2 before TensorFlow loads)
-from pbgan.layers import SCHEMES, ChannelScaledSign, PhaseConv2DTranspose, Projection
-from pbgan.settings import Setting, get_setting
+from pbgan.layers import ChannelScaledSign, PhaseConv2DTranspose, Projection
+from pbgan.settings import ARCHITECTURES, Setting, get_scheme, get_setting
 
 import larq as lq
 import tensorflow as tf
@@ -26,23 +26,14 @@ __all__ = [
     "build_generator",
     "generator_channels",
     "generator_dors",
-    "resolve_architecture",
 ]
 
 GENERATOR_WIDTHS = (1024, 512, 256, 128)
-ARCHITECTURES = {"dcgan32": 32, "dcgan64": 64, "dcgan128": 128}
 
 
 def _init() -> tf.keras.initializers.Initializer:
     # A fresh instance per layer: one unseeded instance returns the same values each call.
     return tf.keras.initializers.RandomNormal(stddev=0.02)
-
-
-def resolve_architecture(name: str) -> int:
-    """Resolution of a built-in architecture name such as ``dcgan64``."""
-    if name not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {name!r}: choose one of {', '.join(ARCHITECTURES)}")
-    return ARCHITECTURES[name]
 
 
 def _check_resolution(resolution: int) -> None:
@@ -67,7 +58,9 @@ def generator_dors(resolution: int = 64, width: float = 1.0, z_dim: int = 100) -
     return dors
 
 
-def _deconv(filters: int, *, binary: bool, scheme: str, output: bool, name: str):
+def _deconv(
+    filters: int, *, binary: bool, scheme: str, output: bool, name: str, shortcut: bool = False
+):
     """One 4x4 stride-2 deconvolution in the form its plan and scheme call for."""
     if not binary:
         return tf.keras.layers.Conv2DTranspose(
@@ -96,7 +89,8 @@ def _deconv(filters: int, *, binary: bool, scheme: str, output: bool, name: str)
         binary=True,
         scheme=scheme,
         use_bias=output,
-        use_scale=output,
+        use_scale=output or shortcut,
+        shortcut=shortcut,
         kernel_initializer=_init(),
         name=name,
     )
@@ -109,6 +103,7 @@ def build_generator(
     z_dim: int = 100,
     setting: str | Setting = "A",
     scheme: str = "bwn",
+    shortcut: bool = False,
     name: str | None = None,
 ) -> tf.keras.Model:
     """A DCGAN generator partially binarized according to ``setting`` and ``scheme``.
@@ -116,9 +111,10 @@ def build_generator(
     In the ``xnor`` scheme a binary layer takes the sign of the batch-norm output of
     the layer before it (``sign(relu(x))`` would be +1 everywhere); float layers take
     the ReLU as usual. In ``bwn`` activations stay float and every layer sees a ReLU.
+    ``shortcut`` gives every binary xnor deconvolution but the output layer a
+    real-valued path around it (:class:`~pbgan.layers.PhaseConv2DTranspose`).
     """
-    if scheme not in SCHEMES:
-        raise ValueError(f"unknown scheme {scheme!r}: choose one of {', '.join(SCHEMES)}")
+    scheme = get_scheme(scheme).name
     setting = get_setting(setting)
     plan = setting.plan(generator_dors(resolution, width, z_dim))
     channels = generator_channels(width)
@@ -134,11 +130,16 @@ def build_generator(
     )(z)
     for i in range(4):
         x = tf.keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"bn{i}")(x)
-        if not (scheme == "xnor" and plan[i + 1]):
+        if not (get_scheme(scheme).binary_inputs and plan[i + 1]):
             x = tf.keras.layers.ReLU(name=f"relu{i}")(x)
         filters = channels[i + 1] if i < 3 else 3
         x = _deconv(
-            filters, binary=plan[i + 1], scheme=scheme, output=i == 3, name=f"deconv{i + 1}"
+            filters,
+            binary=plan[i + 1],
+            scheme=scheme,
+            output=i == 3,
+            name=f"deconv{i + 1}",
+            shortcut=shortcut and get_scheme(scheme).binary_inputs and i < 3,
         )(x)
     out = tf.keras.layers.Activation("tanh", name="image")(x)
     return tf.keras.Model(z, out, name=name or f"generator_{setting.name}_{scheme}")

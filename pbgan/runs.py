@@ -54,8 +54,19 @@ LOSS_CURVES = "loss_curves.png"
 
 # What makes a checkpoint belong to a run: resuming with any of these changed would
 # restore weights into a different model.
-IDENTITY_KEYS = ("setting", "scheme", "architecture", "width", "z_dim")
-HISTORY_KEYS = ("epoch", "d_loss", "g_loss", "d_real", "d_fake", "seconds", "skipped_images")
+IDENTITY_KEYS = ("setting", "scheme", "architecture", "width", "z_dim", "shortcut")
+# Identity keys added after runs were first written: what an older config.json meant.
+_IDENTITY_DEFAULTS = {"shortcut": False}
+HISTORY_KEYS = (
+    "epoch",
+    "d_loss",
+    "g_loss",
+    "d_real",
+    "d_fake",
+    "distill",  # nan unless the run distils from a teacher
+    "seconds",
+    "skipped_images",
+)
 
 
 class RunError(ValueError):
@@ -101,9 +112,9 @@ def check_identity(run_dir: str | os.PathLike, config: dict[str, Any]) -> None:
     """Refuse to continue a run with a different model (the checkpoint would not fit)."""
     if not (Path(run_dir) / CONFIG).exists():
         return
-    saved = load_run_config(run_dir)
+    saved = {**_IDENTITY_DEFAULTS, **load_run_config(run_dir)}
     for key in IDENTITY_KEYS:
-        ours = config.get(key)
+        ours = config.get(key, _IDENTITY_DEFAULTS.get(key))
         if saved.get(key) != ours:
             flag = "--" + key.replace("_", "-")
             raise RunError(

@@ -93,7 +93,8 @@ class Setting:
                     warnings.warn(
                         f"setting {self.name} binarizes deconv{i} whose degree of redundancy "
                         f"is {dor} < 0: expect a large quality loss (paper Table 3: E "
-                        f"{TABLE3_SWD['E']} vs A {TABLE3_SWD['A']} SWD x1e3)",
+                        f"{TABLE3_SWD['E']} vs A {TABLE3_SWD['A']} SWD x1e3); `pbgan "
+                        "convert` will need --allow-negative-dor",
                         NegativeDoRWarning,
                         stacklevel=2,
                     )
@@ -143,11 +144,14 @@ def get_setting(name: str | Setting) -> Setting:
 class Scheme:
     """How a binarized layer is binarized.
 
-    ``deploys_binary``: Larq Compute Engine runs the layer as ``LceBconv2d`` (bit-packed
-    weights, XNOR-popcount); otherwise the converted layer is a float operator.
+    ``binary_inputs``: the layer's inputs are binarized too (sign of the batch-norm
+    output), not only its weights. ``deploys_binary``: Larq Compute Engine runs the
+    layer as ``LceBconv2d`` (bit-packed weights, XNOR-popcount); otherwise the converted
+    layer is a float operator.
     """
 
     name: str
+    binary_inputs: bool
     deploys_binary: bool
     description: str
 
@@ -158,10 +162,12 @@ SCHEMES: dict[str, Scheme] = {
         Scheme(
             "xnor",
             True,
+            True,
             "binary weights and binary inputs; deploys as LceBconv2d (the deployable form)",
         ),
         Scheme(
             "bwn",
+            False,
             False,
             "the paper's binary weights alpha*sign(W), float activations; deploys in float",
         ),

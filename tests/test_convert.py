@@ -1,5 +1,6 @@
 import json
 import warnings
+from functools import cache
 
 from pbgan.analysis import analyze
 from pbgan.cli import main
@@ -7,11 +8,11 @@ from pbgan.convert import ConversionError, check_graph, convert_generator
 from pbgan.models import build_generator, generator_dors
 from pbgan.settings import SETTINGS, NegativeDoRWarning, get_setting
 from pbgan.tflite_graph import read_flatbuffer
-from pbgan.train.run import TrainConfig, train
 
 import pytest
 import tensorflow as tf
 from click.testing import CliRunner
+from conftest import TINY
 
 # dcgan32 at width 1/8: DoR 99, 124, 48, -32, -240, so auto binarizes projection, deconv1-2.
 SMALL = dict(resolution=32, width=0.125)
@@ -35,23 +36,48 @@ def _generator(setting, scheme="xnor"):
         return build_generator(setting=setting, scheme=scheme, **SMALL)
 
 
-def _plan(setting):
-    return get_setting(setting).plan(generator_dors(32, 0.125), warn=False)
+def _plan(setting, width=0.125):
+    return get_setting(setting).plan(generator_dors(32, width), warn=False)
 
 
-@pytest.mark.parametrize("scheme", ["xnor", "bwn"])
-@pytest.mark.parametrize("setting", list(SETTINGS))
+def _converted(setting, scheme="xnor"):
+    """A random-init generator and its conversion, once per module: tests only read them."""
+    return _convert_once(setting, scheme)
+
+
+@cache
+def _convert_once(setting, scheme):
+    gen = _generator(setting, scheme)
+    return gen, convert_generator(gen, setting=setting, scheme=scheme, allow_negative_dor=True)
+
+
+# Every xnor plan puts LceBconv2d at other positions, with other packed input widths. bwn
+# layers convert to float operators wherever they are: G (every deconvolution, the output
+# layer included) and auto (the projection) cover them; A-bwn builds the same generator
+# as A-xnor, and H the same generator as F. The others run in `make test-all`.
+SLOW_PAIRS = {("H", "xnor")} | {(s, "bwn") for s in SETTINGS if s not in ("G", "auto")}
+
+
+@pytest.mark.parametrize(
+    "setting,scheme",
+    [
+        pytest.param(
+            setting,
+            scheme,
+            id=f"{setting}-{scheme}",
+            marks=pytest.mark.slow if (setting, scheme) in SLOW_PAIRS else (),
+        )
+        for setting in SETTINGS
+        for scheme in ("xnor", "bwn")
+    ],
+)
 def test_conversion_puts_binary_ops_exactly_where_the_plan_binarizes(setting, scheme):
     plan = _plan(setting)
-    result = convert_generator(
-        _generator(setting, scheme), setting=setting, scheme=scheme, allow_negative_dor=True
-    )
+    gen, result = _converted(setting, scheme)
     m = result.manifest
     assert MANIFEST_KEYS <= set(m)
     binary_layers = [layer["layer"] for layer in m["layers"] if "LceBconv2d" in layer["tflite_ops"]]
-    planned = [
-        row.layer for row, b in zip(analyze(_generator(setting, scheme)), plan, strict=True) if b
-    ]
+    planned = [row.layer for row, b in zip(analyze(gen), plan, strict=True) if b]
     if scheme == "xnor":
         assert binary_layers == planned
         assert m["ops"].get("LceBconv2d", 0) == sum(plan)
@@ -66,8 +92,8 @@ def test_conversion_puts_binary_ops_exactly_where_the_plan_binarizes(setting, sc
 
 
 def test_binary_layers_store_bit_packed_weights():
-    float_m = convert_generator(_generator("A"), setting="A").manifest
-    auto_m = convert_generator(_generator("auto"), setting="auto").manifest
+    float_m = _converted("A")[1].manifest
+    auto_m = _converted("auto")[1].manifest
     for f, b in zip(float_m["layers"], auto_m["layers"], strict=True):
         if b["binarized"]:
             assert b["weight_bytes"] < f["weight_bytes"] / 8
@@ -76,8 +102,8 @@ def test_binary_layers_store_bit_packed_weights():
 
 
 def test_graph_check_fails_when_a_planned_binary_layer_is_float():
-    gen = _generator("B", "bwn")
-    info = read_flatbuffer(convert_generator(gen, setting="B").flatbuffer)
+    gen, result = _converted("G", "bwn")
+    info = read_flatbuffer(result.flatbuffer)
     with pytest.raises(
         ConversionError, match="deconv1 is binarized but converted to TRANSPOSE_CONV"
     ):
@@ -85,8 +111,7 @@ def test_graph_check_fails_when_a_planned_binary_layer_is_float():
 
 
 def test_graph_check_fails_when_a_float_layer_is_binary():
-    gen = _generator("B")
-    info = read_flatbuffer(convert_generator(gen, setting="B").flatbuffer)
+    info = read_flatbuffer(_converted("B")[1].flatbuffer)
     rows = analyze(_generator("A"))
     with pytest.raises(
         ConversionError, match="deconv1 is planned float but converted to LceBconv2d"
@@ -155,26 +180,16 @@ def test_cli_bwn_says_layers_deploy_in_float(tmp_path):
     assert "no binary-weight" in result.output
 
 
-def test_cli_converts_a_training_run_and_refuses_another_setting(tmp_path):
-    run = tmp_path / "run"
-    config = TrainConfig(
-        architecture="dcgan32",
-        width=1 / 8,
-        batch_size=8,
-        epochs=1,
-        steps_per_epoch=2,
-        samples=4,
-        setting="B",
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        train(config, run, verbose=0)
+def test_cli_converts_a_training_run_and_refuses_another_setting(tmp_path, trained_run):
+    run, _ = trained_run("auto", "xnor")  # shared and read-only: write elsewhere
     out = tmp_path / "f.tflite"
-    result = _cli(str(run), "--setting", "B", "-o", str(out))
-    assert result.exit_code == 0, result.output
-    assert json.loads(out.with_suffix(".json").read_text())["ops"]["LceBconv2d"] == sum(_plan("B"))
     result = _cli(str(run), "--setting", "auto", "-o", str(out))
-    assert result.exit_code == 2 and "trained with --setting B: pass --setting B" in result.output
+    assert result.exit_code == 0, result.output
+    manifest = json.loads(out.with_suffix(".json").read_text())
+    assert manifest["ops"]["LceBconv2d"] == sum(_plan("auto", TINY["width"])) == 3
+    result = _cli(str(run), "--setting", "B", "-o", str(out))
+    assert result.exit_code == 2
+    assert "trained with --setting auto: pass --setting auto" in result.output
 
 
 @pytest.mark.parametrize("content", [b"", b"garbage that is not a model"])
@@ -200,7 +215,7 @@ def test_cli_needs_a_source_or_a_model(tmp_path):
 def test_parity_check_fails_for_a_flatbuffer_of_other_weights():
     from pbgan.convert import MAX_MISMATCH_FRACTION, parity_error
 
-    flatbuffer = convert_generator(_generator("B"), setting="B").flatbuffer
+    flatbuffer = _converted("B")[1].flatbuffer
     same_graph_other_weights = _generator("B")
     _, mismatch = parity_error(flatbuffer, same_graph_other_weights)
     assert mismatch > 50 * MAX_MISMATCH_FRACTION

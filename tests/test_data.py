@@ -5,10 +5,13 @@ from __future__ import annotations
 import io
 import logging
 import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 from pbgan import data
+from pbgan.data import files, pipeline, synthetic, synthetic_render
 
 import numpy as np
 import pytest
@@ -47,6 +50,30 @@ def _tree(root: Path) -> dict[str, tuple[int, int]]:
     }
 
 
+# --- package layout -----------------------------------------------------------------------
+
+
+def test_faces_and_file_readers_import_without_tensorflow():
+    # Only the tf.data pipeline may load TensorFlow; the rest must stay cheap to import.
+    code = (
+        "import sys, pbgan.data.synthetic, pbgan.data.files;"
+        "from pbgan.data import describe_source, synthetic_faces;"
+        "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_package_exports_exactly_the_public_names_of_its_modules():
+    homes = (files, synthetic, pipeline)
+    assert set(data.__all__) == {name for m in homes for name in m.__all__}
+    for name in data.__all__:
+        owners = [m for m in homes if name in m.__all__]
+        assert len(owners) == 1, (name, owners)
+        assert getattr(data, name) is getattr(owners[0], name)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        data.nope  # noqa: B018
+
+
 # --- synthetic faces ----------------------------------------------------------------------
 
 
@@ -80,11 +107,11 @@ def test_facial_features_stay_inside_their_render_windows(monkeypatch):
         n = len(p["cx"])
         return np.zeros(n, int), np.zeros(n, int), size, size
 
-    monkeypatch.setattr(data, "_CHUNK", 1)
+    monkeypatch.setattr(synthetic, "_CHUNK", 1)
     for size in (32, 128):
         windowed = data.synthetic_faces(60, size, seed=9)
         with monkeypatch.context() as m:
-            m.setattr(data, "_window", whole_frame)
+            m.setattr(synthetic_render, "_window", whole_frame)
             assert np.array_equal(windowed, data.synthetic_faces(60, size, seed=9))
 
 
@@ -205,7 +232,7 @@ def test_zip_is_opened_once_per_reader_thread_not_once_per_image(tmp_path, monke
             super().__init__(*args, **kwargs)
 
     info = data.describe_source(archive)
-    monkeypatch.setattr(data.zipfile, "ZipFile", CountingZipFile)
+    monkeypatch.setattr(files.zipfile, "ZipFile", CountingZipFile)
     batches = _batches(data.make_dataset(info, size=16, batch_size=8, repeat=False))
     assert len(batches) == 3
     assert len(opened) <= min(24, (os.cpu_count() or 1) + 2)

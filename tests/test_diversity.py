@@ -38,12 +38,24 @@ def test_collapsed_set_scores_higher_than_a_diverse_one():
     assert d_noise < d_diverse < d_collapsed
 
 
-@pytest.mark.parametrize("size,scales", [(32, 2), (64, 3), (128, 4)])
-def test_runs_at_32_64_128_with_as_many_scales_as_fit_the_window(size, scales):
-    factors = ms_ssim_power_factors(size)
-    assert len(factors) == scales
-    assert sum(factors) == pytest.approx(1.0)
-    assert size / 2 ** (scales - 1) >= 11  # coarsest scale still holds the 11x11 window
+# The table in ms_ssim_power_factors' docstring: the first M standard exponents, rescaled.
+EXPONENTS = {
+    11: (1.0,),
+    21: (1.0,),
+    22: (0.1356, 0.8644),
+    32: (0.1356, 0.8644),
+    64: (0.0711, 0.4530, 0.4760),
+    128: (0.0517, 0.3295, 0.3462, 0.2726),
+}
+
+
+@pytest.mark.parametrize("size", list(EXPONENTS))
+def test_exponents_are_the_first_standard_ones_that_fit_the_window_rescaled(size):
+    assert ms_ssim_power_factors(size) == pytest.approx(EXPONENTS[size], abs=1e-4)
+
+
+@pytest.mark.parametrize("size", [32, 64, 128])
+def test_runs_at_32_64_128(size):
     value = ms_ssim_diversity(smooth_images(6, size, seed=1), pairs=6)
     assert 0.0 < value < 1.0
 
@@ -53,11 +65,20 @@ def test_standard_five_scales_apply_from_176_pixels():
     assert len(ms_ssim_power_factors(175)) == 4
 
 
-def test_tensorflow_default_five_scales_fail_on_64x64():
+def test_64x64_pairs_score_three_scale_ms_ssim_where_the_tensorflow_default_fails():
+    images = smooth_images(2, 64, seed=0)
+    x, y = (tf.constant(images[k : k + 1], dtype=tf.float32) for k in (0, 1))
     # The reason for the size-dependent scales: 64 / 2**4 = 4 pixels < the 11x11 window.
-    x = tf.constant(smooth_images(2, 64, seed=0), dtype=tf.float32)
     with pytest.raises(tf.errors.InvalidArgumentError):
-        tf.image.ssim_multiscale(x[:1], x[1:], max_val=255.0)
+        tf.image.ssim_multiscale(x, y, max_val=255.0)
+
+    # With two images every pair is (0, 1) or (1, 0), and MS-SSIM is symmetric.
+    def three_scales(weights):
+        return float(tf.image.ssim_multiscale(x, y, 255.0, power_factors=weights)[0])
+
+    expected = three_scales(EXPONENTS[64])
+    assert ms_ssim_diversity(images, pairs=5) == pytest.approx(expected, rel=1e-3)
+    assert not three_scales((0.0448, 0.2856, 0.3001)) == pytest.approx(expected, rel=1e-3)
 
 
 def test_same_seed_same_value_and_float_input_matches_uint8():

@@ -2,7 +2,6 @@
 
 import json
 import shutil
-import warnings
 
 import pbgan  # noqa: F401
 from pbgan.analysis import load_keras_model
@@ -11,8 +10,6 @@ from pbgan.convert import convert_generator, write_conversion
 from pbgan.data import real_images
 from pbgan.metrics.evaluate import EvaluationError, load_real_sets
 from pbgan.models import build_discriminator
-from pbgan.settings import NegativeDoRWarning
-from pbgan.train.run import TrainConfig, train
 
 import numpy as np
 import pytest
@@ -24,29 +21,16 @@ LEVELS = ["32", "16"]  # a 32x32 generator's pyramid
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
+def run_dir(trained_run):
     """One tiny trained xnor run (auto binarizes three layers, so the .tflite has bconvs)."""
-    path = tmp_path_factory.mktemp("evaluate") / "run"
-    config = TrainConfig(
-        setting="auto",
-        scheme="xnor",
-        architecture="dcgan32",
-        width=1 / 16,
-        batch_size=8,
-        samples=4,
-        epochs=1,
-        steps_per_epoch=2,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NegativeDoRWarning)
-        train(config, path, verbose=0)
+    path, _ = trained_run("auto", "xnor")
     return path
 
 
 @pytest.fixture(scope="module")
-def flatbuffer(run_dir):
+def flatbuffer(run_dir, tmp_path_factory):
     result = convert_generator(load_keras_model(run_dir / "generator.keras"), setting="auto")
-    tflite, _ = write_conversion(result, run_dir.parent / "auto.tflite")
+    tflite, _ = write_conversion(result, tmp_path_factory.mktemp("evaluate") / "auto.tflite")
     return tflite
 
 

@@ -78,15 +78,51 @@ def test_xnor_phase_layer_computes_with_signs_of_inputs_and_weights():
     np.testing.assert_array_equal(np.mod(y, 2), 0)
 
 
-@pytest.mark.parametrize(
-    "layer",
-    [
-        PhaseConv2DTranspose(3, binary=True, scheme="xnor", use_bias=True, use_scale=True),
-        PhaseConv2DTranspose(3, binary=False),
-        Projection((2, 2, 3), binary=True, scheme="bwn"),
-    ],
-    ids=["phase-xnor", "phase-float", "projection-bwn"],
-)
-def test_custom_layers_round_trip_through_get_config(layer):
-    clone = type(layer).from_config(layer.get_config())
-    assert clone.get_config() == layer.get_config()
+# Every argument differs from its default, so a get_config that drops one reloads a layer
+# that differs in an attribute (and, for binary/scheme/use_bias/use_scale, in its output).
+ROUND_TRIP = {
+    "phase-xnor": (
+        PhaseConv2DTranspose,
+        dict(filters=3, binary=True, scheme="xnor", use_bias=True, use_scale=True),
+        (4, 4, 5),
+    ),
+    "phase-bwn": (
+        PhaseConv2DTranspose,
+        dict(filters=3, binary=True, scheme="bwn", kernel_initializer="he_normal"),
+        (4, 4, 5),
+    ),
+    "phase-float": (PhaseConv2DTranspose, dict(filters=2, use_bias=True), (3, 5, 4)),
+    "projection-bwn": (
+        Projection,
+        dict(target_shape=(2, 2, 3), binary=True, scheme="bwn", kernel_initializer="he_normal"),
+        (6,),
+    ),
+    "projection-xnor": (Projection, dict(target_shape=(2, 3, 2), binary=True), (6,)),
+}
+
+
+@pytest.mark.parametrize("name", list(ROUND_TRIP))
+def test_custom_layers_reload_from_a_keras_file_with_their_arguments_and_outputs(name, tmp_path):
+    cls, kwargs, input_shape = ROUND_TRIP[name]
+    inputs = tf.keras.Input(input_shape)
+    model = tf.keras.Model(inputs, cls(**kwargs, name="custom")(inputs))
+    rng = np.random.default_rng(4)  # random biases and scales too, not their initial values
+    model.set_weights([rng.normal(size=w.shape).astype("float32") for w in model.get_weights()])
+    x = rng.normal(size=(2, *input_shape)).astype("float32")
+    expected = model(x).numpy()
+
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    tf.keras.backend.clear_session()
+    reloaded = tf.keras.models.load_model(path)  # no custom_objects: the layers registered
+
+    layer = reloaded.get_layer("custom")
+    assert type(layer) is cls
+    for key, value in kwargs.items():
+        got = getattr(layer, key)
+        if key == "kernel_initializer":
+            assert type(got) is type(tf.keras.initializers.get(value))
+        else:
+            assert got == (tuple(value) if key == "target_shape" else value), key
+    assert layer.get_config() == cls(**kwargs, name="custom").get_config()
+    np.testing.assert_allclose(reloaded(x).numpy(), expected, rtol=1e-6, atol=1e-6)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from pbgan.runtime.local import (
     BINARY_CONFIGS,
     FLOAT_CONFIGS,
@@ -54,18 +56,39 @@ def test_bytes_and_thread_count_are_accepted(paths):
     assert result.threads == 2 and result.median_ms > 0
 
 
-def test_float_baseline_is_the_fastest_float_configuration(paths):
-    results = bench_local(paths["float"], runs=3, warmup=1)
-    chosen = best(results)
-    assert chosen.median_ms == min(r.median_ms for r in results)
+def _result(config, *, median, p10=None, p90=None, mean=None):
+    p10 = median if p10 is None else p10
+    p90 = median if p90 is None else p90
+    mean = median if mean is None else mean
+    return BenchResult("m", config, "lce", 1, median, p10, p90, mean, [p10, median, p90], "")
 
 
-def test_best_picks_the_lowest_median():
-    def result(name, median):
-        return BenchResult("m", name, "lce", 1, median, median, median, median, [median], "")
+def test_best_is_the_lowest_median_not_the_lowest_mean_p10_or_p90():
+    results = [
+        _result("lce-default", median=3.0, p10=0.5, p90=9.0, mean=4.0),  # lowest p10
+        _result("lce-xnnpack", median=1.0, p10=0.9, p90=30.0, mean=8.0),  # lowest median
+        _result("tflite-builtin", median=2.0, p10=1.5, p90=2.5, mean=2.0),  # lowest mean, p90
+        _result("tflite-xnnpack", median=4.0, p10=4.0, p90=4.0, mean=4.0),
+    ]
+    assert best(results).config == "lce-xnnpack"
 
-    assert best([result("a", 3.0), result("b", 1.0), result("c", 2.0)]).config == "b"
-    with pytest.raises(ValueError, match="no results"):
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
+def test_best_does_not_depend_on_the_order_of_distinct_medians(order):
+    results = [_result(f"c{i}", median=m) for i, m in enumerate((2.5, 0.7, 1.2))]
+    chosen = best([results[i] for i in order])
+    assert (chosen.config, chosen.median_ms) == ("c1", 0.7)
+
+
+def test_a_tied_median_goes_to_the_configuration_listed_first():
+    # Configurations are listed in a fixed order, so a tie resolves the same way each run.
+    results = [_result("a", median=2.0), _result("b", median=1.0), _result("c", median=1.0)]
+    assert best(results).config == "b"
+    assert best(results[::-1]).config == "c"
+
+
+def test_best_of_no_results_names_the_fix():
+    with pytest.raises(ValueError, match="no results to choose from; run bench_local first"):
         best([])
 
 

@@ -22,9 +22,12 @@ from pbgan.runtime.remote import (
 import pytest
 
 DATA = Path(__file__).parent / "data"
-PI_LOG = DATA / "lce_benchmark_model_rpi4_binary.txt"
-ANDROID_LOG = DATA / "lce_benchmark_model_android_float.txt"
-FAILED_LOG = DATA / "lce_benchmark_model_unresolved_op.txt"
+# Synthetic outputs: written by hand from the log format in `lce_benchmark_model`'s source
+# (TFLite's benchmark tool, as LCE builds it), not captured on a Pi or an Android device.
+# They pin the parser to that format; a log from a real device may still differ.
+PI_LOG = DATA / "lce_benchmark_model_rpi4_binary_synthetic.txt"
+ANDROID_LOG = DATA / "lce_benchmark_model_android_float_synthetic.txt"
+FAILED_LOG = DATA / "lce_benchmark_model_unresolved_op_synthetic.txt"
 SSHD = Path("/usr/sbin/sshd")
 
 
@@ -103,7 +106,7 @@ def _executable(path: Path, text: str) -> Path:
 
 
 def fake_benchmark_binary(tmp_path: Path, log: Path, *, exit_code: int = 0) -> tuple[Path, Path]:
-    """A `lce_benchmark_model` that prints a recorded log (to stderr, like the tool)."""
+    """A `lce_benchmark_model` that prints a synthetic log (to stderr, like the tool)."""
     args_file = tmp_path / "benchmark-args.txt"
     script = _executable(
         tmp_path / "lce_benchmark_model",

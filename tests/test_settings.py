@@ -61,3 +61,48 @@ def test_setting_lookup_is_case_insensitive_and_rejects_unknown_names():
 def test_setting_naming_a_missing_layer_is_an_error():
     with pytest.raises(ValueError, match="has only 2"):
         get_setting("D").plan([9, 5, 5])
+
+
+def _choices(command: str, option: str) -> list[str]:
+    from pbgan.cli import main
+
+    import click
+
+    ctx = click.Context(main)
+    param = next(p for p in main.get_command(ctx, command).params if p.name == option)
+    return list(param.type.choices)
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "registry"),
+    [
+        ("train", "setting", "setting_names"),
+        ("convert", "setting", "setting_names"),
+        ("train", "scheme", "scheme_names"),
+        ("convert", "scheme", "scheme_names"),
+        ("train", "architecture", "architecture_names"),
+        ("convert", "arch", "architecture_names"),
+    ],
+)
+def test_cli_choices_are_read_from_the_registries(command, option, registry):
+    import pbgan.settings
+
+    assert _choices(command, option) == getattr(pbgan.settings, registry)()
+
+
+def test_unknown_scheme_and_architecture_name_the_choices():
+    from pbgan.settings import get_scheme, resolve_architecture
+
+    with pytest.raises(ValueError, match="choose one of xnor, bwn"):
+        get_scheme("ternary")
+    with pytest.raises(ValueError, match="dcgan32, dcgan64, dcgan128"):
+        resolve_architecture("dcgan256")
+
+
+def test_the_command_list_loads_no_tensorflow():
+    """`pbgan --help` must answer at once: building the command list imports no TensorFlow."""
+    import subprocess
+    import sys
+
+    code = "import sys, pbgan.cli; sys.exit('tensorflow' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -15,9 +15,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from click.testing import CliRunner
+from conftest import TINY
 
-# Tiny and fast: 32x32, width 1/16, batches of 8.
-TINY = dict(architecture="dcgan32", width=1 / 16, batch_size=8, samples=4)
 ARTEFACTS = [
     "config.json",
     "generator.keras",
@@ -40,22 +39,41 @@ def _history(run_dir):
         return list(csv.DictReader(f))
 
 
-@pytest.mark.parametrize("scheme", ["xnor", "bwn"])
-@pytest.mark.parametrize("setting", list(SETTINGS))
-def test_every_setting_and_scheme_trains_and_writes_its_artefacts(setting, scheme, tmp_path):
-    result = _train(tmp_path, setting=setting, scheme=scheme)
+# What a training step runs differs by layer kind, not by which layers a setting picks
+# (test_models builds every setting and scheme; test_convert checks every plan's graph):
+# A trains float layers only; G every deconvolution binary, the output layer's bias and
+# scale included, in each scheme; auto the binary projection and the binary-weight
+# discriminator in each scheme. The other pairs repeat those paths: `make test-all`.
+FAST_PAIRS = {("A", "xnor"), ("G", "xnor"), ("G", "bwn"), ("auto", "xnor"), ("auto", "bwn")}
+
+
+@pytest.mark.parametrize(
+    "setting,scheme",
+    [
+        pytest.param(
+            setting,
+            scheme,
+            id=f"{setting}-{scheme}",
+            marks=() if (setting, scheme) in FAST_PAIRS else pytest.mark.slow,
+        )
+        for setting in SETTINGS
+        for scheme in ("xnor", "bwn")
+    ],
+)
+def test_every_setting_and_scheme_trains_and_writes_its_artefacts(setting, scheme, trained_run):
+    run_dir, result = trained_run(setting, scheme)
     assert result.stopped is None and result.epochs_done == 1
     for name in ARTEFACTS:
-        assert (tmp_path / name).exists(), name
-    assert (tmp_path / "logs").is_dir() and any((tmp_path / "checkpoints").iterdir())
-    config = json.loads((tmp_path / "config.json").read_text())
+        assert (run_dir / name).exists(), name
+    assert (run_dir / "logs").is_dir() and any((run_dir / "checkpoints").iterdir())
+    config = json.loads((run_dir / "config.json").read_text())
     assert (config["setting"], config["scheme"], config["architecture"]) == (
         setting,
         scheme,
         "dcgan32",
     )
     assert {"tensorflow", "larq"} <= set(config["versions"])
-    (row,) = _history(tmp_path)
+    (row,) = _history(run_dir)
     assert all(math.isfinite(float(row[k])) for k in ("d_loss", "g_loss"))
 
 
@@ -64,18 +82,6 @@ def _iterations(run_dir):
     reader = tf.train.load_checkpoint(str(run_dir / "checkpoints"))
     names = [n for n in reader.get_variable_to_shape_map() if "iter" in n and "optimizer" in n]
     return sorted(int(reader.get_tensor(n)) for n in names)
-
-
-def test_resuming_continues_with_optimizer_state_and_does_not_repeat_epochs(tmp_path):
-    _train(tmp_path, epochs=1, steps_per_epoch=3)
-    assert _iterations(tmp_path) == [3, 3]
-    result = _train(tmp_path, epochs=3, steps_per_epoch=3)
-    assert result.epochs_done == 3
-    assert [int(r["epoch"]) for r in _history(tmp_path)] == [1, 2, 3]
-    assert _iterations(tmp_path) == [9, 9]  # restored at 3, not restarted at 0
-    # Asking again for 3 epochs has nothing left to do.
-    assert _train(tmp_path, epochs=3, steps_per_epoch=3).epochs_done == 3
-    assert _iterations(tmp_path) == [9, 9]
 
 
 class _Interrupt(tf.keras.callbacks.Callback):
@@ -94,20 +100,28 @@ class _Interrupt(tf.keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
-def test_an_interrupted_run_resumes_from_its_last_finished_epoch(tmp_path):
+def test_an_interrupted_run_resumes_its_optimizer_state_after_its_last_finished_epoch(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         _train(tmp_path, epochs=3, steps_per_epoch=2, extra_callbacks=[_Interrupt(1, 0)])
-    assert [int(r["epoch"]) for r in _history(tmp_path)] == [1]
+    (first,) = _history(tmp_path)
+    assert int(first["epoch"]) == 1
     assert _iterations(tmp_path) == [2, 2]
-    result = _train(tmp_path, epochs=3, steps_per_epoch=2)
+    # Resumed with 3 steps per epoch: 2 restored + 2 epochs x 3 = 8 optimizer steps.
+    # Restarting from scratch would count 9; restoring weights but not optimizers, 6.
+    result = _train(tmp_path, epochs=3, steps_per_epoch=3)
     assert result.epochs_done == 3
-    assert [int(r["epoch"]) for r in _history(tmp_path)] == [1, 2, 3]
-    assert _iterations(tmp_path) == [6, 6]
+    history = _history(tmp_path)
+    assert [int(r["epoch"]) for r in history] == [1, 2, 3]
+    assert history[0] == first  # epoch 1 was not trained again
+    assert _iterations(tmp_path) == [8, 8]
     assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == [
         "epoch_001.png",
         "epoch_002.png",
         "epoch_003.png",
     ]
+    # Asking again for 3 epochs has nothing left to do.
+    assert _train(tmp_path, epochs=3, steps_per_epoch=3).epochs_done == 3
+    assert _iterations(tmp_path) == [8, 8] and _history(tmp_path) == history
 
 
 class _Poison(tf.keras.callbacks.Callback):
@@ -131,20 +145,24 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
             assert np.all(np.isfinite(value)), name
 
 
-def test_resuming_with_another_setting_is_refused(tmp_path):
-    _train(tmp_path, setting="F")
-    with pytest.raises(RunError, match="--setting F"):
-        _train(tmp_path, setting="auto")
+def test_resuming_with_another_model_is_refused(trained_run):
+    run_dir, _ = trained_run("auto", "xnor")
+    with pytest.raises(RunError, match="trained with --setting auto, not F: pass --setting auto"):
+        _train(run_dir, setting="F")
+    with pytest.raises(RunError, match="--scheme xnor, not bwn"):
+        _train(run_dir, setting="auto", scheme="bwn")
+    with pytest.raises(RunError, match="--width 0.0625, not 0.125"):
+        _train(run_dir, setting="auto", width=1 / 8)
 
 
-def test_run_generator_reads_runs_and_passes_other_paths_through(tmp_path):
-    run = tmp_path / "run"
-    run.mkdir()
+def test_run_generator_reads_runs_and_passes_other_paths_through(tmp_path, trained_run):
+    unfinished = tmp_path / "run"
+    unfinished.mkdir()
     with pytest.raises(RunError, match="no generator.keras yet"):
-        run_generator(run)
-    _train(run, setting="H")
+        run_generator(unfinished)
+    run, _ = trained_run("auto", "xnor")
     path, config = run_generator(run)
-    assert path == run / "generator.keras" and config["setting"] == "H"
+    assert path == run / "generator.keras" and config["setting"] == "auto"
     saved = tmp_path / "saved"
     saved.mkdir()
     (saved / "saved_model.pb").write_bytes(b"")

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from pbgan.cli_errors import UsageFailure, one_line_errors
-from pbgan.settings import setting_names
+from pbgan.cli_options import scheme_option, setting_option
+from pbgan.settings import ARCHITECTURES, DEFAULT_SCHEME
+from pbgan.tflite_graph import format_bytes
 
 import click
 
 
-def _human_bytes(n: int) -> str:
-    return f"{n / 1e6:.2f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
-
-
 @click.command("convert")
 @click.argument("source", required=False)
-@click.option("--setting", required=True, type=click.Choice(setting_names(), case_sensitive=False))
-@click.option("--scheme", type=click.Choice(["xnor", "bwn"]), help="Default: the source's own.")
-@click.option("--model", "arch", help="Built-in architecture instead of SOURCE (e.g. dcgan64).")
+@setting_option(required=True)
+@scheme_option(default=None, help="Default: the source's own (xnor for --init random).")
+@click.option(
+    "--model",
+    "arch",
+    type=click.Choice(list(ARCHITECTURES)),
+    help="Built-in architecture instead of SOURCE.",
+)
 @click.option("--init", type=click.Choice(["random"]), help="With --model: random weights.")
 @click.option("--width", default=1.0, show_default=True, help="With --model: width multiplier.")
 @click.option("--z-dim", default=100, show_default=True, help="With --model: latent size.")
@@ -56,7 +59,7 @@ def convert(
         load_generator_source,
         write_conversion,
     )
-    from pbgan.models import ARCHITECTURES, build_generator
+    from pbgan.models import build_generator
     from pbgan.settings import NegativeDoRWarning, get_setting
 
     setting_obj = get_setting(setting)
@@ -65,8 +68,6 @@ def convert(
     if arch is not None:
         if init != "random":
             raise UsageFailure("--model needs --init random (there are no pretrained weights)")
-        if arch not in ARCHITECTURES:
-            raise UsageFailure(f"unknown --model {arch}: choose one of {', '.join(ARCHITECTURES)}")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NegativeDoRWarning)
             model = build_generator(
@@ -74,7 +75,7 @@ def convert(
                 width=width,
                 z_dim=z_dim,
                 setting=setting_obj,
-                scheme=scheme or "xnor",
+                scheme=scheme or DEFAULT_SCHEME,
             )
         description = f"{arch} width {width:g} (random init)"
     else:
@@ -97,11 +98,11 @@ def convert(
     )
     tflite, manifest_path = write_conversion(result, out)
     m = result.manifest
-    click.echo(f"wrote {tflite} ({_human_bytes(m['size_bytes'])}) and {manifest_path}")
+    click.echo(f"wrote {tflite} ({format_bytes(m['size_bytes'])}) and {manifest_path}")
     click.echo(
         f"setting {m['setting']}, scheme {m['scheme']}: binary weights "
-        f"{_human_bytes(m['binary_constant_bytes'])}, float weights "
-        f"{_human_bytes(m['float_constant_bytes'])}; parity: max abs err "
+        f"{format_bytes(m['binary_constant_bytes'])}, float weights "
+        f"{format_bytes(m['float_constant_bytes'])}; parity: max abs err "
         f"{m['parity_max_abs_err']:.2g}, {m['parity_mismatch_fraction']:.2%} of values "
         f"> {m['parity_tolerance']:g}"
     )
@@ -109,7 +110,7 @@ def convert(
         kind = "binary" if "LceBconv2d" in layer["tflite_ops"] else "float"
         click.echo(
             f"  {layer['layer']:<12} DoR {layer['dor']:>6}  {kind:<6} "
-            f"{_human_bytes(layer['weight_bytes']):>10}  {' '.join(layer['tflite_ops'])}"
+            f"{format_bytes(layer['weight_bytes']):>10}  {' '.join(layer['tflite_ops'])}"
         )
     if "note" in m:
         click.echo(f"note: {m['note']}")

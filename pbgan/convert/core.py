@@ -21,11 +21,12 @@ import math
 import os
 from pathlib import Path
 
-from pbgan import stack_versions
 from pbgan.analysis import LayerDoR, analyze, load_keras_model
+from pbgan.interpreters import lce_interpreter, predict_rows
 from pbgan.io import atomic_write_bytes, atomic_write_json
 from pbgan.layers import PhaseConv2DTranspose, Projection
-from pbgan.settings import Setting, get_setting
+from pbgan.machine import machine_info
+from pbgan.settings import DEFAULT_SCHEME, Setting, get_scheme, get_setting
 from pbgan.tflite_graph import ModelInfo, OpInfo, read_flatbuffer
 
 import numpy as np
@@ -123,7 +124,7 @@ def check_graph(info: ModelInfo, rows: list[LayerDoR], *, scheme: str | None) ->
     reports = []
     for row, op in zip(rows, weighted, strict=True):
         weights = _filter(op)
-        expect_binary = row.binarized and scheme == "xnor"
+        expect_binary = row.binarized and scheme is not None and get_scheme(scheme).deploys_binary
         if expect_binary:
             packed_channels = math.ceil(row.c_in / 32)
             if op.name != "LceBconv2d" or weights.dtype != "int32":
@@ -162,12 +163,10 @@ def parity_error(
     Returns the max abs difference and the fraction of output values that differ by
     more than ``tolerance``.
     """
-    from larq_compute_engine.tflite.python.interpreter import Interpreter
-
     z_dim = model.input_shape[-1]
     z = np.random.default_rng(seed).normal(size=(n, z_dim)).astype("float32")
-    interpreter = Interpreter(flatbuffer, num_threads=max(1, os.cpu_count() or 1))
-    lite = np.concatenate([interpreter.predict(z[i : i + 1]) for i in range(n)])
+    interpreter = lce_interpreter(flatbuffer, threads=os.cpu_count() or 1)
+    lite = predict_rows(interpreter, z)
     diff = np.abs(lite - model(z, training=False).numpy())
     return float(diff.max()), float(np.mean(diff > tolerance))
 
@@ -234,7 +233,7 @@ def convert_generator(
             f"the generator was built with --scheme {model_scheme}, not {scheme}: "
             f"pass --scheme {model_scheme}"
         )
-    scheme = model_scheme or scheme or "xnor"
+    scheme = model_scheme or scheme or DEFAULT_SCHEME
 
     flatbuffer = lce.convert_keras_model(model)
     info = read_flatbuffer(flatbuffer)
@@ -264,10 +263,10 @@ def convert_generator(
         "parity_max_mismatch_fraction": MAX_MISMATCH_FRACTION,
         "parity_tolerance": parity_tolerance,
         "parity_latents": parity_latents,
-        "deploys_binary": scheme == "xnor" and any(plan),
-        "versions": stack_versions(),
+        "deploys_binary": get_scheme(scheme).deploys_binary and any(plan),
+        "machine": machine_info(),
     }
-    if scheme == "bwn" and any(plan):
+    if not get_scheme(scheme).deploys_binary and any(plan):
         manifest["note"] = (
             "LCE has no binary-weight (float-input) kernels: bwn layers deploy as float "
             "operators holding +-alpha weights; use --scheme xnor for binary operators"

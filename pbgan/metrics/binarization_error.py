@@ -70,7 +70,9 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import os
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -270,20 +272,15 @@ def format_binarization_table(rows: Sequence[dict]) -> str:
     return "\n".join(lines)
 
 
-def plot_binarization_error(rows: Sequence[dict], path: str) -> None:
+def plot_binarization_error(rows: Sequence[dict], path: str | os.PathLike) -> Path:
     """Write a PNG: relative error vs DoR, one line per input size ``h x w``.
 
     Left: the per-input optimum (``min_error``); right: one ``(B, alpha)`` shared by all
     inputs (``shared_error``) with XNOR-Net's ``sign(W)`` as grey crosses.
     """
-    # The object-oriented API with an explicit Agg canvas leaves the user's global
-    # matplotlib backend alone.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from pbgan.plots import new_figure, save_figure
 
-    fig = Figure(figsize=(10, 4), dpi=120)
-    FigureCanvasAgg(fig)
-    left, right = fig.subplots(1, 2, sharey=True)
+    fig, (left, right) = new_figure(1, 2, figsize=(10, 4), sharey=True)
     sizes = sorted({(r["h"], r["w"]) for r in rows}, key=lambda s: (s[0] * s[1], s))
     for h, w in sizes:
         sub = sorted((r for r in rows if (r["h"], r["w"]) == (h, w)), key=lambda r: r["dor"])
@@ -305,4 +302,4 @@ def plot_binarization_error(rows: Sequence[dict], path: str) -> None:
     left.legend(title="input h x w", fontsize=8)
     right.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    return save_figure(fig, path)

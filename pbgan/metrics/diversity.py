@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 
 import pbgan  # noqa: F401  (selects Keras 2 before TensorFlow loads)
-from pbgan.metrics.swd import to_uint8
+from pbgan.plots import to_uint8
 
 import numpy as np
 

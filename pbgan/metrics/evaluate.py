@@ -32,7 +32,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pbgan.machine import machine_info
+
 import numpy as np
+from tqdm import tqdm
 
 __all__ = [
     "EvaluationError",
@@ -142,15 +145,13 @@ def _tflite_source(path: Path) -> GeneratorSource:
     if info.inputs[0].dtype != "float32":
         raise EvaluationError(f"{path} takes {info.inputs[0].dtype} input, not float latents")
     resolution = _check_image_shape(path, info.outputs[0].shape, "its")
-    from larq_compute_engine.tflite.python.interpreter import Interpreter
+    from pbgan.interpreters import exact_config, lce_interpreter, predict_rows
 
     try:
-        # Indirect BGEMM computes the same exact popcount as the default bconv kernel and
-        # is several times faster on x86-64 (see the design notes).
-        interpreter = Interpreter(
+        interpreter = lce_interpreter(
             path.read_bytes(),
-            num_threads=os.cpu_count() or 1,
-            use_indirect_bgemm=info.has_lce_ops,
+            threads=os.cpu_count() or 1,
+            config=exact_config(info.has_lce_ops),
         )
     except Exception as err:  # noqa: BLE001  any interpreter failure means the same here
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
@@ -159,8 +160,7 @@ def _tflite_source(path: Path) -> GeneratorSource:
         ) from err
 
     def forward(z: np.ndarray) -> np.ndarray:
-        # predict() runs each row as its own batch-1 inference, exactly as deployed.
-        return interpreter.predict(z)
+        return predict_rows(interpreter, z)
 
     manifest = path.with_suffix(".json")
     extra = {}
@@ -285,11 +285,17 @@ def evaluate_source(
             "it was trained on"
         )
     size = gen.resolution
+    if n > 4096:
+        report(
+            f"evaluate: {n} images per set: SWD over 3 x {n} sets takes many minutes on a "
+            "CPU (progress bars show the ETA on a terminal); -n 2048 gives a quick look"
+        )
     report(f"evaluate: reading {2 * n} real {size}x{size} images from {data}")
     reals = load_real_sets(data, n, size, seed)
     count = len(reals.first)
     report(f"evaluate: generating {count} images with {gen.path} ({gen.kind})")
-    fake = gen.generate(count, seed, on_batch=_batch_reporter(report, count))
+    with tqdm(total=count, desc="generate", unit="img", file=sys.stderr, disable=None) as bar:
+        fake = gen.generate(count, seed, on_batch=lambda done: bar.update(done - bar.n))
     report("evaluate: SWD generated vs real")
     quality = generated_quality(fake, reals.first, seed)
     report("evaluate: SWD real vs real (noise floor) and MS-SSIM diversity")
@@ -311,18 +317,8 @@ def evaluate_source(
             "lower_is_more_diverse": True,
         },
         "seconds": round(time.perf_counter() - start, 2),
+        "machine": machine_info(threads=os.cpu_count()),
     }
-
-
-def _batch_reporter(report: Callable[[str], None], total: int) -> Callable[[int], None]:
-    """Report generation progress about ten times, not once per batch."""
-    step = max(GENERATE_BATCH, -(-total // 10 // GENERATE_BATCH) * GENERATE_BATCH)
-
-    def on_batch(done: int) -> None:
-        if done == total or done % step == 0:
-            report(f"  generated {done}/{total}")
-
-    return on_batch
 
 
 def format_evaluation(result: dict[str, Any]) -> str:

@@ -50,7 +50,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 
+from pbgan.plots import to_uint8
+
 import numpy as np
+from tqdm import tqdm
 
 __all__ = [
     "extract_descriptors",
@@ -73,12 +76,6 @@ DIRS_PER_REPEAT = 128
 REPEATS = 4
 
 RngLike = np.random.Generator | int | None
-
-
-def to_uint8(x: np.ndarray) -> np.ndarray:
-    """Map generator output in ``[-1, 1]`` to uint8: ``clip(round(x * 127.5 + 127.5), 0, 255)``."""
-    x = np.asarray(x, dtype=np.float32)
-    return np.clip(np.rint(x * 127.5 + 127.5), 0, 255).astype(np.uint8)
 
 
 def _as_uint8_images(images: np.ndarray, name: str) -> np.ndarray:
@@ -363,41 +360,6 @@ def _sliced_wasserstein(
     return float(np.mean(results))
 
 
-class _Progress:
-    """tqdm on stderr when installed, else a plain counter; silent when disabled."""
-
-    def __init__(self, total: int, enabled: bool, desc: str = "swd") -> None:
-        self._bar = None
-        self._enabled = enabled
-        self._total = total
-        self._done = 0
-        self._desc = desc
-        if not enabled:
-            return
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            return
-        self._bar = tqdm(total=total, desc=desc, file=sys.stderr, unit="step")
-
-    def update(self, note: str = "") -> None:
-        self._done += 1
-        if not self._enabled:
-            return
-        if self._bar is not None:
-            self._bar.set_postfix_str(note, refresh=False)
-            self._bar.update(1)
-        else:
-            sys.stderr.write(f"\r{self._desc}: {self._done}/{self._total} {note}   ")
-            sys.stderr.flush()
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-        elif self._enabled:
-            sys.stderr.write("\n")
-
-
 def _level_descriptors(
     images: np.ndarray,
     level: int,
@@ -454,7 +416,13 @@ def swd(
     sizes = pyramid_resolutions(_check_square(real), min_size)
     n_batches = -(-n // batch_size)
     n_chunks = -(-dirs_per_repeat // _direction_chunk(n * patches_per_image, dirs_per_repeat))
-    bar = _Progress(total=len(sizes) * (2 * n_batches + repeats * n_chunks), enabled=progress)
+    bar = tqdm(
+        total=len(sizes) * (2 * n_batches + repeats * n_chunks),
+        desc="swd",
+        unit="step",
+        file=sys.stderr,
+        disable=not progress,
+    )
     # One independent stream per level, split into patch centres and directions, so a
     # level's value does not depend on how many draws the other levels made.
     level_seqs = np.random.SeedSequence(seed).spawn(len(sizes))
@@ -463,7 +431,8 @@ def swd(
         for level, (size, seq) in enumerate(zip(sizes, level_seqs, strict=True)):
             pos_rng, dir_rng = (np.random.default_rng(s) for s in seq.spawn(2))
             centres = _draw_centres(n, size, patches_per_image, PATCH_SIZE, pos_rng)
-            tick = lambda size=size: bar.update(f"level {size}")  # noqa: E731
+            bar.set_postfix_str(f"level {size}", refresh=False)
+            tick = lambda: bar.update(1)  # noqa: E731
             desc_real = _level_descriptors(real, level, len(sizes), centres, batch_size, tick)
             desc_fake = _level_descriptors(fake, level, len(sizes), centres, batch_size, tick)
             levels[size] = 1e3 * _sliced_wasserstein(

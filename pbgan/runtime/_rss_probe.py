@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pbgan import interpreters
 from pbgan import tflite_graph as flatbuffer
 from pbgan.runtime import local
 
@@ -46,11 +47,11 @@ def _maxrss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
 
 
-def _load_runtime(config: local.KernelConfig) -> None:
+def _load_runtime(config: interpreters.KernelConfig) -> None:
     """Import everything the configuration needs before the baseline is taken."""
     flatbuffer._schema()
     if config.runtime == "lce":
-        local.lce_wrapper()
+        interpreters.lce_wrapper()
     else:
         import pbgan  # noqa: F401  (selects Keras 2 before TensorFlow loads)
 
@@ -58,7 +59,7 @@ def _load_runtime(config: local.KernelConfig) -> None:
 
 
 def probe(request: dict[str, Any]) -> dict[str, Any]:
-    config = local.CONFIGS[request["config"]]
+    config = interpreters.CONFIGS[request["config"]]
     threads, runs = int(request["threads"]), int(request["runs"])
     _load_runtime(config)
     gc.collect()

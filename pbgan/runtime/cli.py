@@ -49,97 +49,6 @@ def _progress(message: str) -> None:
     click.echo(message, err=True)  # stderr keeps --json output clean
 
 
-def _local_rows(
-    models: Sequence[tuple[Path, str, Any, list[str] | None]],
-    *,
-    threads: Sequence[int],
-    runs: int,
-    warmup: int,
-    memory: bool,
-) -> list[Any]:
-    from pbgan.runtime.local import bench_local, best, measure_peak_rss
-    from pbgan.runtime.report import ModelBench
-
-    rows = []
-    for path, label, info, configs in models:
-        for n in threads:
-            _progress(f"timing {label} with {n} thread(s) ...")
-            results = bench_local(
-                path, threads=n, runs=runs, warmup=warmup, configs=configs, label=label
-            )
-            rss = {}
-            if memory:
-                winner = best(results)
-                probe = measure_peak_rss(path, config=winner.config, threads=n)
-                rss[winner.config] = probe["peak_delta_bytes"]
-            rows.extend(
-                ModelBench(
-                    model=label,
-                    config=r.config,
-                    threads=n,
-                    median_ms=r.median_ms,
-                    p10_ms=r.p10_ms,
-                    p90_ms=r.p90_ms,
-                    **_sizes(info),
-                    peak_rss_bytes=rss.get(r.config),
-                )
-                for r in results
-            )
-    return rows
-
-
-def _remote_rows(
-    runner: Any,
-    binary: Path,
-    models: Sequence[tuple[Path, str, Any, list[str] | None]],
-    *,
-    threads: Sequence[int],
-    runs: int,
-    warmup: int,
-) -> list[Any]:
-    from pbgan.runtime.remote import REMOTE_CONFIGS
-    from pbgan.runtime.report import ModelBench
-
-    rows = []
-    for path, label, info, configs in models:
-        for n in threads:
-            for config in configs:
-                _progress(f"timing {label} on {runner.label}: {config}, {n} thread(s) ...")
-                r = runner.run_benchmark(
-                    path,
-                    binary,
-                    threads=n,
-                    runs=runs,
-                    warmup_runs=warmup,
-                    extra_flags=REMOTE_CONFIGS[config],
-                )
-                rows.append(
-                    ModelBench(
-                        model=label,
-                        config=config,
-                        threads=n,
-                        median_ms=r.avg_ms,
-                        where=runner.label,
-                        **_sizes(info),
-                        peak_rss_bytes=None
-                        if r.peak_mem_mb is None
-                        else int(r.peak_mem_mb * 1024 * 1024),
-                        latency_kind="avg",
-                    )
-                )
-    return rows
-
-
-def _sizes(info: Any) -> dict[str, int]:
-    """The flatbuffer's size fields of a :class:`ModelBench` row."""
-    return {
-        "size_bytes": info.size_bytes,
-        "binary_weight_bytes": info.binary_weight_bytes,
-        "float_weight_bytes": info.float_weight_bytes,
-        "arena_bytes": info.activation_arena_bytes,
-    }
-
-
 def _check_configs(names: list[str] | None, known: Sequence[str], option: str) -> None:
     for name in names or ():
         if name not in known:
@@ -244,6 +153,7 @@ def bench(
     With --ssh or --adb the same runs happen on the device through lce_benchmark_model.
     """
     from pbgan.runtime import remote
+    from pbgan.runtime.compare import local_rows, remote_rows
     from pbgan.runtime.report import summarize, write_report
 
     threads_list = parse_threads(threads)
@@ -255,11 +165,11 @@ def bench(
     elif is_remote:
         runner = remote.AdbRunner(adb_serial or None, timeout=timeout)
     if is_remote:
-        rows = _remote_rows(
+        rows = remote_rows(
             runner, benchmark_binary, plan, threads=threads_list, runs=runs, warmup=warmup
         )
     else:
-        rows = _local_rows(plan, threads=threads_list, runs=runs, warmup=warmup, memory=memory)
+        rows = local_rows(plan, threads=threads_list, runs=runs, warmup=warmup, memory=memory)
 
     baseline_label = plan[0][1] if baseline else None
     summary = summarize(rows, baseline_label)

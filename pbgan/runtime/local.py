@@ -22,28 +22,31 @@ timed. The copies therefore count against LCE configurations only, which can onl
 flatter the float baseline. The input is a standard-normal latent (or uniform integers
 for integer inputs) of the shapes stored in the flatbuffer, batch dimension included.
 
-LCE's wrapper is loaded from its extension file rather than through the
-``larq_compute_engine`` package, whose ``__init__`` imports the converter and all of
-TensorFlow: benchmarking a binary model then needs neither TensorFlow's start-up time nor
-its memory. TensorFlow is imported only for ``tflite-*`` configurations.
+Interpreters come from :mod:`pbgan.interpreters` (LCE's wrapper without TensorFlow;
+TensorFlow only for ``tflite-*`` configurations).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib.machinery
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+from pbgan.interpreters import (
+    BINARY_CONFIGS,
+    CONFIGS,
+    FLOAT_CONFIGS,
+    InterpreterError,
+    KernelConfig,
+    lce_interpreter,
+    tflite_interpreter,
+)
 from pbgan.tflite_graph import ModelInfo, read_flatbuffer
 
 import numpy as np
@@ -65,61 +68,6 @@ __all__ = [
 
 class BenchError(RuntimeError):
     """A benchmark that cannot run; the message is one line naming the fix."""
-
-
-@dataclasses.dataclass(frozen=True)
-class KernelConfig:
-    """One interpreter and its options."""
-
-    name: str
-    runtime: str  # "lce" (LCE's interpreter) or "tflite" (tf.lite.Interpreter)
-    use_reference_bconv: bool = False
-    use_indirect_bgemm: bool = False
-    use_xnnpack: bool = False
-    description: str = ""
-
-    @property
-    def runs_lce_ops(self) -> bool:
-        return self.runtime == "lce"
-
-
-CONFIGS: dict[str, KernelConfig] = {
-    c.name: c
-    for c in (
-        KernelConfig("lce-default", "lce", description="LCE interpreter, default kernels"),
-        KernelConfig(
-            "lce-indirect-bgemm",
-            "lce",
-            use_indirect_bgemm=True,
-            description="LCE interpreter, indirect BGEMM bconv kernel",
-        ),
-        KernelConfig(
-            "lce-reference-bconv",
-            "lce",
-            use_reference_bconv=True,
-            description="LCE interpreter, reference bconv kernel",
-        ),
-        KernelConfig(
-            "lce-xnnpack",
-            "lce",
-            use_xnnpack=True,
-            description="LCE interpreter with the XNNPACK delegate",
-        ),
-        KernelConfig(
-            "tflite-builtin",
-            "tflite",
-            description="tf.lite.Interpreter, builtin kernels without default delegates",
-        ),
-        KernelConfig(
-            "tflite-xnnpack",
-            "tflite",
-            use_xnnpack=True,
-            description="tf.lite.Interpreter, builtin kernels with its default XNNPACK delegate",
-        ),
-    )
-}
-BINARY_CONFIGS = ("lce-default", "lce-indirect-bgemm", "lce-reference-bconv")
-FLOAT_CONFIGS = ("lce-default", "lce-xnnpack", "tflite-builtin", "tflite-xnnpack")
 
 
 @dataclasses.dataclass
@@ -186,64 +134,17 @@ def random_inputs(info: ModelInfo, *, seed: int = 0) -> list[np.ndarray]:
     return arrays
 
 
-@cache
-def lce_wrapper() -> ModuleType:
-    """LCE's compiled interpreter module, without importing TensorFlow (module doc)."""
-    name = "larq_compute_engine.tflite.python.interpreter_wrapper_lite"
-    if name in sys.modules:  # the package was imported already: one copy per process
-        return sys.modules[name]
-    package = importlib.util.find_spec("larq_compute_engine")
-    if package is None or not package.submodule_search_locations:
-        raise BenchError(
-            "larq-compute-engine is not installed; pip install larq-compute-engine==0.16.0"
-        )
-    folder = Path(package.submodule_search_locations[0]) / "tflite" / "python"
-    candidates = sorted(folder.glob("interpreter_wrapper_lite*.so")) + sorted(
-        folder.glob("interpreter_wrapper_lite*.pyd")
-    )
-    if not candidates:
-        raise BenchError(
-            f"LCE interpreter library missing in {folder}; reinstall larq-compute-engine"
-        )
-    loader = importlib.machinery.ExtensionFileLoader(name, str(candidates[0]))
-    spec = importlib.util.spec_from_file_location(name, candidates[0], loader=loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    sys.modules[name] = module
-    return module
-
-
 def _lce_call(
     config: KernelConfig, model: bytes, threads: int, inputs: list[np.ndarray]
 ) -> Callable[[], Any]:
-    interpreter = lce_wrapper().LiteInterpreter(
-        model,
-        threads,
-        config.use_reference_bconv,
-        config.use_indirect_bgemm,
-        config.use_xnnpack,
-    )
+    interpreter = lce_interpreter(model, threads=threads, config=config)
     return lambda: interpreter.predict(inputs)
 
 
 def _tflite_call(
     config: KernelConfig, model: bytes, threads: int, inputs: list[np.ndarray]
 ) -> Callable[[], Any]:
-    import pbgan  # noqa: F401  (selects Keras 2 before TensorFlow loads)
-
-    from tensorflow.lite.python.interpreter import Interpreter, OpResolverType
-
-    # BUILTIN applies TFLite's default delegate (XNNPACK) to float graphs;
-    # BUILTIN_WITHOUT_DEFAULT_DELEGATES keeps TFLite's own kernels.
-    resolver = (
-        OpResolverType.BUILTIN
-        if config.use_xnnpack
-        else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-    )
-    interpreter = Interpreter(
-        model_content=model, num_threads=threads, experimental_op_resolver_type=resolver
-    )
-    interpreter.allocate_tensors()
+    interpreter = tflite_interpreter(model, threads=threads, use_xnnpack=config.use_xnnpack)
     for detail, array in zip(interpreter.get_input_details(), inputs, strict=True):
         interpreter.set_tensor(detail["index"], array)
     return interpreter.invoke
@@ -259,6 +160,8 @@ def make_call(
         call()  # surfaces op-resolution and shape errors before any timing
     except BenchError:
         raise
+    except InterpreterError as err:
+        raise BenchError(str(err)) from err
     except Exception as err:
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise BenchError(f"{config.name} cannot run this model: {first}") from err

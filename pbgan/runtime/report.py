@@ -15,12 +15,14 @@ Ratios are "times better than the baseline", so > 1 is a win:
 from __future__ import annotations
 
 import dataclasses
-import platform
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pbgan.io import atomic_write_json, atomic_write_text
+from pbgan.machine import machine_info, machine_line
+from pbgan.markdown import md_table, text_table
+from pbgan.plots import new_figure, save_figure
 from pbgan.tflite_graph import format_bytes
 
 __all__ = ["ModelBench", "format_table", "summarize", "write_report"]
@@ -66,8 +68,14 @@ def _with_rss(rows: Sequence[ModelBench]) -> ModelBench | None:
     return _fastest(measured)
 
 
-def summarize(results: Sequence[ModelBench], baseline_name: str | None) -> dict[str, Any]:
-    """Rows with ratios, and the best row per (machine, model, threads)."""
+def summarize(
+    results: Sequence[ModelBench], baseline_name: str | None, *, stack: bool = True
+) -> dict[str, Any]:
+    """Rows with ratios, and the best row per (machine, model, threads).
+
+    ``machine`` describes this machine (where ``local`` rows ran), with the thread
+    counts used; remote rows name their device in ``where``.
+    """
     groups: dict[tuple[str, str, int], list[ModelBench]] = {}
     for r in results:
         groups.setdefault((r.where, r.model, r.threads), []).append(r)
@@ -98,7 +106,7 @@ def summarize(results: Sequence[ModelBench], baseline_name: str | None) -> dict[
     best = [row_dict(w, best=True) for w in winners.values() if w is not None]
     return {
         "baseline": baseline_name,
-        "machine": f"{platform.system()} {platform.machine()}",
+        "machine": machine_info(threads=sorted({r.threads for r in results}), stack=stack),
         "rows": rows,
         "best": best,
     }
@@ -157,12 +165,7 @@ def _cells(row: dict[str, Any]) -> list[str]:
 def format_table(rows: Sequence[dict[str, Any]], *, markdown: bool = False) -> str:
     """Summary rows as a plain aligned table, or as a Markdown table."""
     body = [_cells(r) for r in rows]
-    if markdown:
-        lines = ["| " + " | ".join(_COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
-        return "\n".join(lines + ["| " + " | ".join(c) + " |" for c in body])
-    widths = [max(len(h), *(len(c[i]) for c in body)) for i, h in enumerate(_COLUMNS)]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return "\n".join([fmt.format(*_COLUMNS), *(fmt.format(*c) for c in body)])
+    return (md_table if markdown else text_table)(_COLUMNS, body)
 
 
 def _markdown(summary: dict[str, Any]) -> str:
@@ -170,7 +173,7 @@ def _markdown(summary: dict[str, Any]) -> str:
     parts = [
         "# Latency and memory",
         "",
-        f"Machine: {summary['machine']}. Baseline: "
+        f"Machine (local rows): {machine_line(summary['machine'])}. Baseline: "
         + (f"`{base}`, its fastest float configuration." if base else "none given."),
         "Ratios are baseline / model (> 1 is better); `*` marks the fastest configuration "
         "of a model at a thread count. Latency is the median of the timed runs (local) or "
@@ -206,15 +209,10 @@ def _annotate(ax: Any, bars: Any, ratios: Sequence[float | None], spec: str) -> 
 
 
 def _chart(summary: dict[str, Any], path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only; never needs a display
-    import matplotlib.pyplot as plt
-
     best = summary["best"]
     labels = [_label(r) for r in best]
     x = list(range(len(best)))
-    fig, (left, right) = plt.subplots(1, 2, figsize=(max(8, 2.2 * len(best) + 4), 4.5))
+    fig, (left, right) = new_figure(1, 2, figsize=(max(8, 2.2 * len(best) + 4), 4.5))
 
     bars = left.bar(x, [r["median_ms"] for r in best], color="#4c72b0")
     _annotate(left, bars, [r["speedup"] for r in best], ".2f")
@@ -242,9 +240,7 @@ def _chart(summary: dict[str, Any], path: Path) -> Path:
     right.legend(fontsize=8)
 
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def write_report(

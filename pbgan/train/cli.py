@@ -6,26 +6,14 @@ import os
 from pathlib import Path
 
 from pbgan.cli_errors import UsageFailure, one_line_errors
-from pbgan.cli_options import arch_option, training_options
-from pbgan.settings import setting_names
+from pbgan.cli_options import arch_option, scheme_option, setting_option, training_options
 
 import click
 
 
 @click.command("train")
-@click.option(
-    "--setting",
-    default="F",
-    show_default=True,
-    type=click.Choice(setting_names(), case_sensitive=False),
-)
-@click.option(
-    "--scheme",
-    default="xnor",
-    show_default=True,
-    type=click.Choice(["xnor", "bwn"]),
-    help="xnor deploys as binary LCE ops; bwn is the paper's binary-weight scheme.",
-)
+@setting_option(default="F", show_default=True)
+@scheme_option()
 @arch_option()
 @click.option("--z-dim", default=100, show_default=True)
 @training_options
@@ -40,6 +28,34 @@ import click
     default="auto",
     show_default=True,
     type=click.Choice(["auto", "default", "mirrored", "multiworker"]),
+)
+@click.option(
+    "--init-from",
+    type=click.Path(exists=True),
+    help="Start the generator from a trained float run's weights (binary levers).",
+)
+@click.option(
+    "--teacher",
+    type=click.Path(exists=True),
+    help="Distil from a trained float run: add --distill-weight x mean |G(z) - T(z)|.",
+)
+@click.option("--distill-weight", default=10.0, show_default=True, type=float)
+@click.option(
+    "--teacher-sign-z",
+    is_flag=True,
+    help="Feed the teacher sign(z), what a binary projection sees, instead of z.",
+)
+@click.option(
+    "--shortcut",
+    is_flag=True,
+    help="Real-valued shortcuts around binary deconvolutions (Bi-Real style; xnor).",
+)
+@click.option(
+    "--ema",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="Average the generator's weights with this decay (e.g. 0.999); 0 turns it off.",
 )
 @click.option(
     "--jit/--no-jit",

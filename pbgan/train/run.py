@@ -30,12 +30,20 @@ from pbgan.runs import (
     RunError,
     check_identity,
     read_history,
+    run_generator,
     sample_path,
     save_model_atomic,
     write_history,
 )
-from pbgan.settings import ARCHITECTURES, get_scheme, get_setting, resolve_architecture
+from pbgan.settings import (
+    ARCHITECTURES,
+    DEFAULT_SCHEME,
+    get_scheme,
+    get_setting,
+    resolve_architecture,
+)
 from pbgan.train.gan import GAN
+from pbgan.transfer import copy_float_weights
 
 import numpy as np
 import tensorflow as tf
@@ -48,7 +56,7 @@ log = logging.getLogger("pbgan.train")
 @dataclasses.dataclass
 class TrainConfig:
     setting: str = "F"
-    scheme: str = "xnor"
+    scheme: str = DEFAULT_SCHEME
     architecture: str = "dcgan64"
     width: float = 1.0
     z_dim: int = 100
@@ -62,6 +70,13 @@ class TrainConfig:
     strategy: str = "auto"
     jit_compile: bool = False
     samples: int = 64
+    # Levers for a binary generator (docs in pbgan.train.gan and `pbgan train --help`).
+    init_from: str | None = None  # a float run (or .keras) whose weights start the generator
+    teacher: str | None = None  # a float run (or .keras) to distil from
+    distill_weight: float = 10.0
+    teacher_sign_z: bool = False
+    ema: float = 0.0  # decay of the generator weight average; 0 = off
+    shortcut: bool = False  # real-valued paths around binary deconvolutions
 
     @property
     def resolution(self) -> int:
@@ -74,6 +89,10 @@ class TrainConfig:
             get_scheme(self.scheme)
         except ValueError as err:
             raise RunError(str(err)) from err
+        if not 0.0 <= self.ema < 1.0:
+            raise RunError(f"--ema {self.ema}: the decay must be in [0, 1) (0 turns it off)")
+        if self.distill_weight < 0 or not math.isfinite(self.distill_weight):
+            raise RunError(f"--distill-weight {self.distill_weight}: pass a finite value >= 0")
         if self.batch_size < 1 or self.epochs < 1:
             raise RunError("--batch-size and --epochs must be at least 1")
 
@@ -151,9 +170,11 @@ class _EpochEnd(tf.keras.callbacks.Callback):
         done = epoch + 1
         self.epoch_var.assign(done)
         self.manager.save(checkpoint_number=done)
-        images = self.gan.generator.predict(self.z_fixed, batch_size=len(self.z_fixed), verbose=0)
+        # With weight averaging on, the averaged generator is the one a user gets.
+        exported = self.gan.ema if self.gan.ema is not None else self.gan.generator
+        images = exported.predict(self.z_fixed, batch_size=len(self.z_fixed), verbose=0)
         save_grid(images, sample_path(self.run_dir, done))
-        save_model_atomic(self.gan.generator, self.run_dir / GENERATOR)
+        save_model_atomic(exported, self.run_dir / GENERATOR)
         row = {k: float(logs.get(k, float("nan"))) for k in HISTORY_KEYS[1:-2]}
         row.update(
             epoch=done,
@@ -163,6 +184,64 @@ class _EpochEnd(tf.keras.callbacks.Callback):
         self.history[:] = [r for r in self.history if r["epoch"] < done] + [row]
         write_history(self.run_dir / HISTORY, self.history)
         plot_loss_curves(self.history, self.run_dir / LOSS_CURVES, title=self.run_dir.name)
+
+
+def _warn_negative_dor(config: TrainConfig) -> None:
+    """Say once, before training, which layers the plan binarizes although DoR < 0."""
+    import warnings
+
+    from pbgan.models import generator_dors
+    from pbgan.settings import NegativeDoRWarning
+
+    dors = generator_dors(config.resolution, config.width, config.z_dim)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NegativeDoRWarning)
+        get_setting(config.setting).plan(dors)
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr, flush=True)
+
+
+class _Estimate(tf.keras.callbacks.Callback):
+    """After the first steps, say how long the whole run will take at that pace."""
+
+    def __init__(self, total_steps: int, after: int = 10):
+        super().__init__()
+        self.total_steps, self.after = total_steps, after
+        self._start: float | None = None
+        self._done = False
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._start is None and batch == 1:  # step 0 includes tracing
+            self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._done or self._start is None or batch < self.after:
+            return
+        self._done = True
+        per_step = (time.perf_counter() - self._start) / batch  # batches 1..batch
+        seconds = per_step * self.total_steps
+        left = f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
+        if seconds >= 3 * 3600:
+            left = f"{seconds / 3600:.1f} h"
+        print(
+            f"estimate: {per_step:.2f} s/step, about {left} for the {self.total_steps} "
+            "steps left (Ctrl-C and rerun the same command to resume later)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _float_generator(source: str, flag: str) -> tf.keras.Model:
+    """A trained float generator (a run directory or a saved model) for a lever."""
+    from pbgan.analysis import analyze, load_keras_model
+
+    path, _ = run_generator(source)
+    if not path.exists():
+        raise RunError(f"{flag} {source} does not exist: pass a run directory of `pbgan train`")
+    model = load_keras_model(path)
+    if any(row.binarized for row in analyze(model)):
+        raise RunError(f"{flag} {source} is a binarized generator: pass a float run (--setting A)")
+    return model
 
 
 def _steps_per_epoch(config: TrainConfig, num_images: int | None) -> int:
@@ -192,6 +271,7 @@ def train(
     from pbgan.settings import NegativeDoRWarning
 
     config.validate()
+    _warn_negative_dor(config)
     run_dir = Path(run_dir)
     check_identity(run_dir, dataclasses.asdict(config))
     setting = get_setting(config.setting)
@@ -208,21 +288,45 @@ def train(
     saved_config.update(steps_per_epoch=steps, replicas=replicas, versions=stack_versions())
     atomic_write_json(run_dir / CONFIG, saved_config)
 
-    with strategy.scope():
+    def new_generator(name: str) -> tf.keras.Model:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NegativeDoRWarning)
-            generator = build_generator(
+            return build_generator(
                 resolution=resolution,
                 width=config.width,
                 z_dim=config.z_dim,
                 setting=setting,
                 scheme=config.scheme,
-                name="generator",
+                shortcut=config.shortcut,
+                name=name,
+            )
+
+    with strategy.scope():
+        generator = new_generator("generator")
+        if config.init_from:
+            copy_float_weights(_float_generator(config.init_from, "--init-from"), generator)
+        ema = None
+        if config.ema:
+            ema = new_generator("generator_ema")
+            ema.set_weights(generator.get_weights())
+        teacher = _float_generator(config.teacher, "--teacher") if config.teacher else None
+        if teacher is not None and teacher.output_shape != generator.output_shape:
+            raise RunError(
+                f"--teacher {config.teacher} draws {teacher.output_shape[1:]} images, not "
+                f"{generator.output_shape[1:]}: pass a teacher of the same --arch"
             )
         discriminator = build_discriminator(
             resolution=resolution, width=config.width, binary=setting.binary_discriminator
         )
-        gan = GAN(generator, discriminator)
+        gan = GAN(
+            generator,
+            discriminator,
+            teacher=teacher,
+            distill_weight=config.distill_weight,
+            teacher_sign_z=config.teacher_sign_z,
+            ema=ema,
+            ema_decay=config.ema,
+        )
         g_opt = tf.keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1)
         d_opt = tf.keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1)
         gan.compile(g_optimizer=g_opt, d_optimizer=d_opt, jit_compile=config.jit_compile)
@@ -230,12 +334,14 @@ def train(
         g_opt.build(generator.trainable_variables)
         d_opt.build(discriminator.trainable_variables)
         epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        tracked = {"generator_ema": ema} if ema is not None else {}
         checkpoint = tf.train.Checkpoint(
             generator=generator,
             discriminator=discriminator,
             g_optimizer=g_opt,
             d_optimizer=d_opt,
             epoch=epoch_var,
+            **tracked,
         )
     manager = tf.train.CheckpointManager(checkpoint, run_dir / CHECKPOINTS, max_to_keep=2)
     if manager.latest_checkpoint:
@@ -263,6 +369,7 @@ def train(
     guard = _StopOnNonFinite()
     callbacks = [
         guard,
+        _Estimate((config.epochs - initial_epoch) * steps),
         _EpochEnd(
             run_dir, gan, manager, epoch_var, z_fixed.astype("float32"), guard, history, source
         ),

@@ -1,0 +1,172 @@
+"""What a reproduction runs: its options (:class:`ReproduceConfig`) and its runs
+(:func:`plan_runs`). Pure Python: reading a plan never loads TensorFlow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shlex
+
+from pbgan.settings import ARCHITECTURES, SCHEMES, SETTINGS, get_scheme, get_setting
+
+__all__ = [
+    "DEFAULT_SCHEMES",
+    "DEFAULT_SETTINGS",
+    "SINGLE_LAYER",
+    "ReproduceConfig",
+    "ReproduceError",
+    "RunSpec",
+    "binarizes_nothing",
+    "deploys",
+    "plan_runs",
+]
+
+# Every registered scheme (sorted, so the paper's bwn comes first) and setting.
+DEFAULT_SCHEMES: tuple[str, ...] = tuple(sorted(SCHEMES))
+DEFAULT_SETTINGS: tuple[str, ...] = tuple(SETTINGS)
+# The settings that binarize exactly one deconvolution (B-E): the points of Fig. 6.
+SINGLE_LAYER: tuple[str, ...] = tuple(
+    s.name for s in SETTINGS.values() if s.deconvs is not None and len(s.deconvs) == 1
+)
+
+
+class ReproduceError(ValueError):
+    """A reproduction that cannot start or continue; the message names the fix."""
+
+
+def deploys(scheme: str) -> bool:
+    """Whether runs of ``scheme`` are converted and timed: LCE runs them as binary ops."""
+    return get_scheme(scheme).deploys_binary
+
+
+@dataclasses.dataclass
+class ReproduceConfig:
+    """Options of ``pbgan reproduce`` (see its ``--help``)."""
+
+    out: str | os.PathLike = "reproduction"
+    data: str = "synthetic"
+    epochs: int = 5
+    steps_per_epoch: int | None = None
+    batch_size: int = 64
+    width: float = 1.0
+    architecture: str = "dcgan64"
+    schemes: tuple[str, ...] = DEFAULT_SCHEMES
+    settings: tuple[str, ...] = DEFAULT_SETTINGS
+    eval_n: int = 16384
+    resolutions: tuple[int, ...] = (32, 64)
+    bench_runs: int = 50
+    seed: int = 0
+
+    @property
+    def resolution(self) -> int:
+        return ARCHITECTURES[self.architecture]
+
+    def validate(self) -> None:
+        """Normalise names and refuse unknown ones, before anything is trained."""
+        if self.architecture not in ARCHITECTURES:
+            raise ReproduceError(
+                f"unknown --arch {self.architecture}: choose one of {', '.join(ARCHITECTURES)}"
+            )
+        self.settings = tuple(dict.fromkeys(get_setting(s).name for s in self.settings))
+        for scheme in self.schemes:
+            if scheme not in SCHEMES:
+                raise ReproduceError(
+                    f"unknown scheme {scheme!r} in --schemes: use {' and/or '.join(DEFAULT_SCHEMES)}"
+                )
+        sizes = sorted(ARCHITECTURES.values())
+        for r in self.resolutions:
+            if r not in sizes:
+                raise ReproduceError(
+                    f"--resolutions: {r} is not one of {', '.join(map(str, sizes))}"
+                )
+        if not self.schemes or not self.settings:
+            raise ReproduceError("--schemes and --settings need at least one entry each")
+        if self.eval_n < 2 or self.epochs < 1 or self.bench_runs < 1 or self.batch_size < 1:
+            raise ReproduceError(
+                "--eval-n must be >= 2 and --epochs, --bench-runs, --batch-size >= 1"
+            )
+
+    def architectures(self) -> list[str]:
+        """The main architecture first, then one per extra resolution of Fig. 12."""
+        by_size = {size: name for name, size in ARCHITECTURES.items()}
+        extra = sorted(set(self.resolutions) - {self.resolution})
+        return [self.architecture] + [by_size[r] for r in extra]
+
+    def command(self) -> str:
+        """The command line that reproduces this report, every option explicit."""
+        parts = ["pbgan", "reproduce", "--data", str(self.data), "--epochs", str(self.epochs)]
+        if self.steps_per_epoch:
+            parts += ["--steps-per-epoch", str(self.steps_per_epoch)]
+        parts += [
+            "--batch-size",
+            str(self.batch_size),
+            "--width",
+            str(self.width),
+            "--arch",
+            self.architecture,
+            "--schemes",
+            ",".join(self.schemes),
+            "--settings",
+            ",".join(self.settings),
+            "--eval-n",
+            str(self.eval_n),
+            "--resolutions",
+            ",".join(map(str, self.resolutions)),
+            "--bench-runs",
+            str(self.bench_runs),
+            "--seed",
+            str(self.seed),
+            "--out",
+            str(self.out),
+        ]
+        return shlex.join(parts)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """One training run of the reproduction."""
+
+    scheme: str
+    setting: str
+    architecture: str
+    main: bool  # at --arch: in Tables 3 and 4; otherwise only in Fig. 12
+    # Every scheme this run stands for: a setting that binarizes nothing builds the same
+    # model whatever the scheme, so it is trained once and reported under each.
+    schemes: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        base = f"{self.scheme}_{self.setting}"
+        return base if self.main else f"{base}_{self.architecture}"
+
+    @property
+    def resolution(self) -> int:
+        return ARCHITECTURES[self.architecture]
+
+
+def binarizes_nothing(setting: str) -> bool:
+    """A float generator beside a float discriminator (A): the scheme changes nothing."""
+    s = get_setting(setting)
+    return s.deconvs == frozenset() and not s.binary_discriminator
+
+
+def plan_runs(config: ReproduceConfig) -> list[RunSpec]:
+    """Every run, grouped by architecture (main first) so that real images load once.
+
+    A setting that binarizes nothing (A) is one run per architecture, under the first
+    deployed scheme when one is requested (so that Table 4 has its float baseline), for
+    every scheme.
+    """
+    shared = next((s for s in config.schemes if deploys(s)), config.schemes[0])
+    specs = []
+    for arch in config.architectures():
+        for scheme in config.schemes:
+            for setting in config.settings:
+                schemes = (scheme,)
+                if binarizes_nothing(setting):
+                    if scheme != shared:
+                        continue
+                    schemes = tuple(config.schemes)
+                specs.append(RunSpec(scheme, setting, arch, arch == config.architecture, schemes))
+    return specs
