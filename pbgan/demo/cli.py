@@ -36,7 +36,8 @@ def demo(out: str, **options) -> None:
     """Train a float and a deployable generator on the built-in faces; one page on both.
 
     Trains dcgan32 (width 0.25) in setting A (float), then the deployable generator
-    (xnor auto, started from A's weights and distilled from A), converts both to LCE
+    (xnor auto, started from A's weights, distilled from A, its weights averaged with
+    decay 0.995), converts both to LCE
     flatbuffers, scores the flatbuffers (SWD, MS-SSIM), times them, and writes
     OUT/REPORT.md, OUT/report.png and OUT/report.json. Finished work is reused.
     """

@@ -63,8 +63,8 @@ def models(config: DemoConfig) -> list[Model]:
             "auto",
             "auto",
             "xnor",
-            "xnor auto, started from A's weights and distilled from A",
-            (("init_from", teacher), ("teacher", teacher)),
+            "xnor auto: A's weights to start, distilled from A, weights averaged (0.995)",
+            (("init_from", teacher), ("teacher", teacher), ("ema", 0.995)),
         ),
     ]
 
