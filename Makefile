@@ -7,7 +7,7 @@ RUN ?= runs/demo
 # model (1,800 draw recognisable faces; ~20 minutes on 2 cores). Finished work is reused.
 DEMO_STEPS ?= 1800
 
-.PHONY: install demo test test-all lint format bench
+.PHONY: install demo test test-all lint format bench android-test
 
 $(BIN)/pbgan: pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,3 +38,23 @@ bench: $(BIN)/pbgan
 	$(BIN)/python benchmarks/bench_size.py
 	$(BIN)/python benchmarks/bench_generator.py
 	$(BIN)/python benchmarks/bench_train_step.py
+
+# android_demo/core (plain Java) and its JUnit 4 tests on the JVM, with test vectors from
+# `pbgan android-assets` on a tiny converted generator: Java must draw exactly the pixels
+# Python draws and apply the converter's parity rule. Needs javac and Debian's junit4.
+ANDROID_BUILD ?= build/android-test
+JUNIT_JARS ?= /usr/share/java/junit4.jar:$(firstword $(wildcard /usr/share/java/hamcrest-core.jar /usr/share/java/hamcrest.jar))
+CORE := android_demo/core/src
+
+android-test: $(BIN)/pbgan
+	@command -v javac >/dev/null || { echo "android-test: needs a JDK (javac): apt-get install default-jdk-headless"; exit 2; }
+	@test -f /usr/share/java/junit4.jar || { echo "android-test: needs JUnit 4: apt-get install junit4"; exit 2; }
+	rm -rf $(ANDROID_BUILD) && mkdir -p $(ANDROID_BUILD)/classes
+	$(BIN)/pbgan convert --model dcgan32 --init random --width 0.0625 --setting auto \
+		-o $(ANDROID_BUILD)/generator.tflite
+	$(BIN)/pbgan android-assets $(ANDROID_BUILD)/generator.tflite -o $(ANDROID_BUILD)/assets
+	javac -Xlint:all --release 8 -cp $(JUNIT_JARS) -d $(ANDROID_BUILD)/classes \
+		$$(find $(CORE)/main/java $(CORE)/test/java -name '*.java')
+	java -cp $(ANDROID_BUILD)/classes:$(JUNIT_JARS) -Dpbgan.assets=$(ANDROID_BUILD)/assets \
+		org.junit.runner.JUnitCore \
+		$$(cd $(CORE)/test/java && find . -name '*Test.java' | sed 's|^\./||; s|\.java$$||; s|/|.|g' | sort)

@@ -38,8 +38,20 @@ def _generator_from_source(source: str, *, width: float, z_dim: int):
 
 @main.command()
 @click.argument("model", default="dcgan64")
-@click.option("--width", default=1.0, show_default=True, help="Width multiplier (built-ins).")
-@click.option("--z-dim", default=100, show_default=True, help="Latent size (built-ins).")
+@click.option(
+    "--width",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Width multiplier (built-ins).",
+)
+@click.option(
+    "--z-dim",
+    default=100,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Latent size (built-ins).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 @one_line_errors(ValueError)
 def analyze(model: str, width: float, z_dim: int, as_json: bool) -> None:
@@ -72,6 +84,7 @@ def _register_optional_commands() -> None:
         ("pbgan.metrics.cli", ("evaluate",)),
         ("pbgan.reproduce.cli", ("reproduce",)),
         ("pbgan.demo.cli", ("demo",)),
+        ("pbgan.android", ("android_assets_command",)),
     ):
         mod = importlib.import_module(module)
         for name in names:

@@ -8,7 +8,18 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_text"]
+__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_text", "honour_umask"]
+
+
+def honour_umask(path: str | os.PathLike) -> None:
+    """Give a file the mode ``open()`` would have (0o666 less the umask).
+
+    ``tempfile.mkstemp`` creates files 0o600, and the rename would carry that over to an
+    artefact other users or a web server are meant to read.
+    """
+    umask = os.umask(0)  # the only way to read it; set it straight back
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -17,6 +28,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        honour_umask(tmp)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

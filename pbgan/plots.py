@@ -75,6 +75,9 @@ def plot_loss_curves(
     epochs = [int(row["epoch"]) for row in history]
     for key in keys:
         ax.plot(epochs, [float(row[key]) for row in history], marker="o", ms=3, label=key)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.set_title(title or "GAN losses")

@@ -9,6 +9,7 @@ A run directory holds::
     history.csv            losses per finished epoch
     loss_curves.png        generator and discriminator loss per epoch
     logs/                  TensorBoard
+    .lock                  held (flock) by the process training the run; holds its pid
 
 Training writes it (:mod:`pbgan.train`); everything downstream (convert, evaluate,
 reproduce, sample) reads it through this module only. Nothing here imports TensorFlow.
@@ -16,15 +17,17 @@ reproduce, sample) reads it through this module only. Nothing here imports Tenso
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pbgan.io import atomic_write_text
+from pbgan.io import atomic_write_text, honour_umask
 
 __all__ = [
     "CHECKPOINTS",
@@ -33,12 +36,17 @@ __all__ = [
     "HISTORY",
     "HISTORY_KEYS",
     "IDENTITY_KEYS",
+    "LOCK",
     "LOSS_CURVES",
     "SAMPLES",
+    "TUNABLE_KEYS",
     "RunError",
     "check_identity",
+    "in_force",
     "load_run_config",
+    "lock_run",
     "read_history",
+    "resumed_config",
     "run_generator",
     "sample_path",
     "save_model_atomic",
@@ -51,12 +59,21 @@ GENERATOR = "generator.keras"
 SAMPLES = "samples"
 HISTORY = "history.csv"
 LOSS_CURVES = "loss_curves.png"
+LOCK = ".lock"
 
 # What makes a checkpoint belong to a run: resuming with any of these changed would
 # restore weights into a different model.
 IDENTITY_KEYS = ("setting", "scheme", "architecture", "width", "z_dim", "shortcut")
 # Identity keys added after runs were first written: what an older config.json meant.
 _IDENTITY_DEFAULTS = {"shortcut": False}
+# What a resume may not change either: the checkpoint would fit, but the run would no
+# longer be one experiment.
+_FIXED_KEYS = ("data", "batch_size")
+# What a resume may change. config.json keeps the value the run started with and lists
+# each change in "changes": {"epoch": the first epoch trained with it, "key", "old", "new"}.
+TUNABLE_KEYS = ("learning_rate", "beta_1")
+# The `pbgan train` flag of a config key where it is not the key with dashes.
+_FLAGS = {"architecture": "--arch", "learning_rate": "--lr", "beta_1": "--beta1"}
 HISTORY_KEYS = (
     "epoch",
     "d_loss",
@@ -111,16 +128,91 @@ def run_generator(source: str | os.PathLike) -> tuple[Path, dict[str, Any]]:
 def check_identity(run_dir: str | os.PathLike, config: dict[str, Any]) -> None:
     """Refuse to continue a run with a different model (the checkpoint would not fit)."""
     if not (Path(run_dir) / CONFIG).exists():
+        if (Path(run_dir) / CHECKPOINTS / "checkpoint").exists():
+            raise RunError(
+                f"{run_dir} has checkpoints but no config.json, so what they hold is "
+                "unknown: restore its config.json or pass a new --out"
+            )
         return
     saved = {**_IDENTITY_DEFAULTS, **load_run_config(run_dir)}
-    for key in IDENTITY_KEYS:
+    for key in (*IDENTITY_KEYS, *_FIXED_KEYS):
         ours = config.get(key, _IDENTITY_DEFAULTS.get(key))
-        if saved.get(key) != ours:
-            flag = "--" + key.replace("_", "-")
+        if saved.get(key) != ours and not _same_path(key, saved.get(key), ours):
+            flag = _FLAGS.get(key, "--" + key.replace("_", "-"))
             raise RunError(
                 f"{run_dir} was trained with {flag} {saved.get(key)}, not {ours}: pass "
                 f"{flag} {saved.get(key)} to resume, or a new --out"
             )
+
+
+@contextlib.contextmanager
+def lock_run(run_dir: str | os.PathLike) -> Iterator[None]:
+    """Hold the run directory for one training process (an OS lock, released on exit).
+
+    A second process is refused at once instead of training over the first one's
+    checkpoints. The lock file stays: deleting it would let a third process lock a new
+    file while a second still holds the old one.
+    """
+    import fcntl
+
+    path = Path(run_dir) / LOCK
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            raise RunError(
+                f"{run_dir} is being trained by another process (pid {holder}): wait for "
+                "it to finish, or pass another --out"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _same_path(key: str, a: Any, b: Any) -> bool:
+    """Two spellings of one data folder (``faces`` and ``./faces``) are the same data."""
+    if key != "data" or not isinstance(a, str) or not isinstance(b, str):
+        return False
+    return os.path.realpath(os.path.expanduser(a)) == os.path.realpath(os.path.expanduser(b))
+
+
+def in_force(config: dict[str, Any], key: str) -> Any:
+    """The value of a tunable ``key`` after the changes recorded in ``config``."""
+    value = config.get(key)
+    for change in config.get("changes", []):
+        if change["key"] == key:
+            value = change["new"]
+    return value
+
+
+def resumed_config(
+    run_dir: str | os.PathLike, config: dict[str, Any], epochs_done: int
+) -> dict[str, Any]:
+    """The ``config.json`` to write when ``config`` continues a run after ``epochs_done``.
+
+    A tunable value that differs from the one in force is recorded as a change, never
+    written over the value the run started with.
+    """
+    if epochs_done == 0 or not (Path(run_dir) / CONFIG).exists():
+        return dict(config)
+    saved = load_run_config(run_dir)
+    merged = dict(config)
+    changes = list(saved.get("changes", []))
+    for key in TUNABLE_KEYS:
+        if key not in saved:
+            continue
+        old = in_force(saved, key)
+        if config[key] != old:
+            changes.append({"epoch": epochs_done + 1, "key": key, "old": old, "new": config[key]})
+        merged[key] = saved[key]
+    if changes:
+        merged["changes"] = changes
+    return merged
 
 
 def read_history(path: str | os.PathLike) -> list[dict[str, Any]]:
@@ -152,6 +244,7 @@ def save_model_atomic(model: Any, path: str | os.PathLike) -> None:
     os.close(fd)
     try:
         model.save(tmp, overwrite=True)
+        honour_umask(tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)

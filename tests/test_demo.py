@@ -8,10 +8,8 @@ from pbgan.demo.run import DemoConfig, run_demo
 import pytest
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
-    config = DemoConfig(
+def _toy(out):
+    return DemoConfig(
         out=out,
         steps=2,
         steps_per_epoch=2,
@@ -22,7 +20,12 @@ def demo(tmp_path_factory):
         samples=4,
         full_width=False,
     )
-    record = run_demo(config, report=lambda message: None)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    record = run_demo(_toy(out), report=lambda message: None)
     return out, record, write_page(record, out)
 
 
@@ -55,17 +58,6 @@ def test_the_deployable_model_runs_binary_ops_and_the_float_one_none(demo):
 def test_a_second_run_reuses_every_finished_step(demo):
     out, record, _ = demo
     messages = []
-    config = DemoConfig(
-        out=out,
-        steps=2,
-        steps_per_epoch=2,
-        width=1 / 16,
-        batch_size=8,
-        eval_n=8,
-        bench_runs=2,
-        samples=4,
-        full_width=False,
-    )
-    again = run_demo(config, report=messages.append)
+    again = run_demo(_toy(out), report=messages.append)
     assert not [m for m in messages if "convert" in m or "score" in m]
     assert again["models"]["auto"]["tflite_sha256"] == record["models"]["auto"]["tflite_sha256"]

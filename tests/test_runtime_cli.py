@@ -58,16 +58,16 @@ def test_inspect_refuses_garbage_and_missing_files_in_one_line(tmp_path):
 
 
 def test_bench_json_compares_with_the_fastest_float_baseline(paths):
-    args = [str(paths["binary"]), "--baseline", str(paths["float_conv"])]
+    args = [str(paths["binary_generator"]), "--baseline", str(paths["float"])]
     args += ["--runs", "3", "--warmup", "1", "--no-memory", "--json"]
     result = CliRunner().invoke(bench, args)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["baseline"] == "float_conv.tflite"
-    base_rows = [r for r in data["rows"] if r["model"] == "float_conv.tflite"]
+    assert data["baseline"] == "float.tflite"
+    base_rows = [r for r in data["rows"] if r["model"] == "float.tflite"]
     assert [r["config"] for r in base_rows] == list(FLOAT_CONFIGS)
     fastest = min(base_rows, key=lambda r: r["median_ms"])
-    binary_rows = [r for r in data["rows"] if r["model"] == "binary.tflite"]
+    binary_rows = [r for r in data["rows"] if r["model"] == "binary_generator.tflite"]
     assert [r["config"] for r in binary_rows] == list(BINARY_CONFIGS)
     for row in binary_rows:
         assert row["baseline_config"] == fastest["config"]
@@ -77,7 +77,7 @@ def test_bench_json_compares_with_the_fastest_float_baseline(paths):
 
 
 def test_bench_prints_a_table_measures_memory_and_writes_a_report(paths, tmp_path):
-    args = [str(paths["binary"]), "--runs", "3", "--warmup", "0", "--threads", "1,2"]
+    args = [str(paths["binary_generator"]), "--runs", "3", "--warmup", "0", "--threads", "1,2"]
     args += ["--configs", "lce-indirect-bgemm", "--report", str(tmp_path / "rep")]
     result = CliRunner().invoke(bench, args)
     assert result.exit_code == 0, result.output
@@ -99,12 +99,12 @@ def test_bench_prints_a_table_measures_memory_and_writes_a_report(paths, tmp_pat
     ],
 )
 def test_bench_usage_errors_are_one_line(paths, args, message):
-    result = CliRunner().invoke(bench, [str(paths["binary"]), "--runs", "1", *args])
+    result = CliRunner().invoke(bench, [str(paths["binary_generator"]), "--runs", "1", *args])
     assert message in _one_line_failure(result)
 
 
 def test_bench_refuses_a_binary_baseline(paths):
-    args = [str(paths["float"]), "--baseline", str(paths["binary"])]
+    args = [str(paths["float"]), "--baseline", str(paths["binary_generator"])]
     assert "contains LCE ops" in _one_line_failure(CliRunner().invoke(bench, args))
 
 
@@ -117,7 +117,7 @@ def test_bench_refuses_missing_and_garbage_models(paths, tmp_path):
 
 
 def test_bench_names_a_missing_benchmark_binary(paths, tmp_path):
-    args = [str(paths["binary"]), "--adb", "--benchmark-binary", str(tmp_path / "nope")]
+    args = [str(paths["binary_generator"]), "--adb", "--benchmark-binary", str(tmp_path / "nope")]
     assert "benchmark binary" in _one_line_failure(CliRunner().invoke(bench, args))
 
 
@@ -131,7 +131,7 @@ def test_bench_over_ssh_to_a_closed_port_fails_in_one_line(paths, tmp_path):
         port = s.getsockname()[1]
     binary = tmp_path / "lce_benchmark_model"
     binary.write_text("#!/bin/sh\n")
-    args = [str(paths["binary"]), "--ssh", "nobody@127.0.0.1", "--ssh-port", str(port)]
+    args = [str(paths["binary_generator"]), "--ssh", "nobody@127.0.0.1", "--ssh-port", str(port)]
     args += ["--benchmark-binary", str(binary), "--timeout", "20"]
     assert "cannot reach nobody@127.0.0.1" in _one_line_failure(CliRunner().invoke(bench, args))
 

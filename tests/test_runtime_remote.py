@@ -364,17 +364,17 @@ def test_bench_cli_over_adb_runs_each_remote_config_per_model(fake_adb, tmp_path
 
     models = write_tiny_models(tmp_path / "models")
     binary, _ = fake_benchmark_binary(tmp_path, PI_LOG)
-    args = [str(models["binary"]), "--baseline", str(models["float_conv"]), "--json"]
+    args = [str(models["binary_generator"]), "--baseline", str(models["float"]), "--json"]
     args += ["--runs", "5", "--adb", "emulator-5554", "--benchmark-binary", str(binary)]
     result = CliRunner().invoke(bench, args)
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)["rows"]
     assert {r["where"] for r in rows} == {"adb:emulator-5554"}
     assert [(r["model"], r["config"]) for r in rows] == [
-        ("float_conv.tflite", "xnnpack"),
-        ("float_conv.tflite", "no-xnnpack"),
-        ("binary.tflite", "default"),
-        ("binary.tflite", "indirect-bgemm"),
+        ("float.tflite", "xnnpack"),
+        ("float.tflite", "no-xnnpack"),
+        ("binary_generator.tflite", "default"),
+        ("binary_generator.tflite", "indirect-bgemm"),
     ]
     assert all(r["median_ms"] == pytest.approx(21.1437) for r in rows)
     assert all(r["peak_rss_bytes"] == int(11.3438 * 1024 * 1024) for r in rows)

@@ -87,3 +87,17 @@ def test_report_writes_markdown_json_and_png(tmp_path):
 def test_report_refuses_no_results(tmp_path):
     with pytest.raises(ValueError, match="no benchmark results"):
         write_report([], None, tmp_path)
+
+
+def test_a_thread_count_that_loses_to_fewer_threads_is_named():
+    from pbgan.runtime.report import ModelBench, summarize
+
+    rows = [
+        ModelBench("auto.tflite", "lce-indirect-bgemm", 1, 7.6),
+        ModelBench("auto.tflite", "lce-indirect-bgemm", 2, 14.7),
+        ModelBench("A.tflite", "lce-default", 1, 16.6),
+        ModelBench("A.tflite", "lce-default", 2, 10.8),
+    ]
+    notes = summarize(rows, "A.tflite", stack=False)["notes"]
+    assert len(notes) == 1
+    assert notes[0].startswith("auto.tflite [local] is slower at 2 threads (14.7 ms) than at 1")

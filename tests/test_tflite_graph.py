@@ -1,6 +1,6 @@
 """Reading flatbuffers: operators, weight bytes, arena estimate, refusal of bad input.
 
-``tiny_models()`` converts three tiny Keras models once per session; the other
+``tiny_models()`` converts four tiny Keras models once per session; the other
 ``test_runtime_*`` modules import it from here.
 """
 
@@ -27,7 +27,8 @@ import pytest
 @cache
 def tiny_models() -> dict[str, bytes]:
     """``float``: a small deconvolution generator; ``binary``: one xnor QuantConv2D;
-    ``float_conv``: the same conv in float (the binary one's float equivalent)."""
+    ``float_conv``: the same conv in float (the binary one's float equivalent);
+    ``binary_generator``: a generator of ``float``'s shapes with one xnor convolution."""
     import larq as lq
     import larq_compute_engine as lce
     import tensorflow as tf
@@ -52,10 +53,23 @@ def tiny_models() -> dict[str, bytes]:
         )(image),
     )
     float_conv = tf.keras.Model(image, tf.keras.layers.Conv2D(8, 2, use_bias=False)(image))
-    return {
-        name: lce.convert_keras_model(model)
-        for name, model in (("float", generator), ("binary", binary), ("float_conv", float_conv))
-    }
+    x = tf.keras.layers.Dense(4 * 4 * 16)(z)
+    x = tf.keras.layers.UpSampling2D(2)(tf.keras.layers.Reshape((4, 4, 16))(x))
+    x = lq.layers.QuantConv2D(
+        8,
+        3,
+        padding="same",
+        pad_values=1.0,
+        input_quantizer="ste_sign",
+        kernel_quantizer="ste_sign",
+        kernel_constraint="weight_clip",
+        use_bias=False,
+    )(x)
+    x = tf.keras.layers.Conv2DTranspose(3, 4, strides=2, padding="same", activation="tanh")(x)
+    binary_generator = tf.keras.Model(z, x)
+    models = {"float": generator, "binary": binary, "float_conv": float_conv}
+    models["binary_generator"] = binary_generator
+    return {name: lce.convert_keras_model(model) for name, model in models.items()}
 
 
 def write_tiny_models(folder: Path) -> dict[str, Path]:

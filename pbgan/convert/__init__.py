@@ -3,7 +3,7 @@
 Names are imported on first use, so ``pbgan --help`` does not load TensorFlow.
 """
 
-import importlib
+from pbgan.lazy import lazy_exports
 
 __all__ = [
     "DEFAULT_PARITY_TOLERANCE",
@@ -12,6 +12,7 @@ __all__ = [
     "ConversionError",
     "LayerReport",
     "check_graph",
+    "check_output",
     "convert_generator",
     "infer_scheme",
     "load_generator_source",
@@ -20,7 +21,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    if name in __all__:
-        return getattr(importlib.import_module("pbgan.convert.core"), name)
-    raise AttributeError(f"module 'pbgan.convert' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, dict.fromkeys(__all__, "core"))

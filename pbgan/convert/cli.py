@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from pbgan.cli_errors import UsageFailure, one_line_errors
 from pbgan.cli_options import scheme_option, setting_option
 from pbgan.settings import ARCHITECTURES, DEFAULT_SCHEME
@@ -55,6 +57,7 @@ def convert(
 
     from pbgan.convert import (
         DEFAULT_PARITY_TOLERANCE,
+        check_output,
         convert_generator,
         load_generator_source,
         write_conversion,
@@ -62,6 +65,12 @@ def convert(
     from pbgan.models import build_generator
     from pbgan.settings import NegativeDoRWarning, get_setting
 
+    if parity_tol is not None and not (math.isfinite(parity_tol) and parity_tol >= 0):
+        raise UsageFailure(
+            f"--parity-tol {parity_tol}: pass a finite tolerance >= 0 (default "
+            f"{DEFAULT_PARITY_TOLERANCE:g})"
+        )
+    check_output(out)  # before minutes of conversion, not after
     setting_obj = get_setting(setting)
     if (source is None) == (arch is None):
         raise UsageFailure("pass either SOURCE or --model NAME --init random")

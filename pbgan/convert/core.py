@@ -39,6 +39,7 @@ __all__ = [
     "Conversion",
     "LayerReport",
     "check_graph",
+    "check_output",
     "convert_generator",
     "infer_scheme",
     "load_generator_source",
@@ -205,6 +206,11 @@ def convert_generator(
     """
     import larq_compute_engine as lce
 
+    if not (math.isfinite(parity_tolerance) and parity_tolerance >= 0):
+        raise ConversionError(
+            f"parity tolerance {parity_tolerance}: pass a finite value >= 0 (a NaN or "
+            "infinite one would pass any graph)"
+        )
     setting = get_setting(setting)
     rows = analyze(model)
     if len(rows) < 2 or rows[0].kind != "projection":
@@ -291,8 +297,24 @@ def load_generator_source(source: str | os.PathLike) -> tuple[tf.keras.Model, di
     return load_keras_model(path), config
 
 
+def check_output(out: str | os.PathLike) -> None:
+    """Refuse to replace a read-only ``OUT.tflite`` or ``OUT.json``.
+
+    The atomic rename would replace it silently (it needs only the folder writable), and
+    a file made read-only is one somebody meant to keep. Mode bits, not ``os.access``:
+    root may write anything.
+    """
+    out = Path(out)
+    for path in (out, out.with_suffix(".json")):
+        if path.exists() and not path.stat().st_mode & 0o222:
+            raise ConversionError(
+                f"{path} is read-only: make it writable (chmod u+w) or pass another -o"
+            )
+
+
 def write_conversion(result: Conversion, out: str | os.PathLike) -> tuple[Path, Path]:
-    """Write ``OUT.tflite`` and ``OUT.json`` atomically."""
+    """Write ``OUT.tflite`` and ``OUT.json`` atomically (never over a read-only one)."""
+    check_output(out)
     out = Path(out)
     tflite = atomic_write_bytes(out, result.flatbuffer)
     manifest = atomic_write_json(out.with_suffix(".json"), result.manifest)

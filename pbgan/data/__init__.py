@@ -10,7 +10,7 @@ Names are imported on first use, and only :mod:`~pbgan.data.pipeline` imports
 TensorFlow, so the synthetic faces and the file readers load without it.
 """
 
-import importlib
+from pbgan.lazy import lazy_exports
 
 _HOME = {
     "CELEBA_CROP": "files",
@@ -31,9 +31,4 @@ _HOME = {
 }
 
 __all__ = sorted(_HOME)
-
-
-def __getattr__(name: str):
-    if name in _HOME:
-        return getattr(importlib.import_module(f"pbgan.data.{_HOME[name]}"), name)
-    raise AttributeError(f"module 'pbgan.data' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _HOME)

@@ -12,6 +12,7 @@ from pbgan.settings import ARCHITECTURES, SCHEMES, SETTINGS, get_scheme, get_set
 
 __all__ = [
     "DEFAULT_SCHEMES",
+    "EVAL_SEED",
     "DEFAULT_SETTINGS",
     "SINGLE_LAYER",
     "ReproduceConfig",
@@ -31,12 +32,19 @@ SINGLE_LAYER: tuple[str, ...] = tuple(
 )
 
 
+# Every run is evaluated with this seed: the same real images, the same latents and the
+# same SWD projections, so runs differ by their training seed only (and the rows of
+# Fig. 5 show identical inputs).
+EVAL_SEED = 0
+
+
 class ReproduceError(ValueError):
     """A reproduction that cannot start or continue; the message names the fix."""
 
 
 def deploys(scheme: str) -> bool:
-    """Whether runs of ``scheme`` are converted and timed: LCE runs them as binary ops."""
+    """Whether ``scheme`` deploys as binary LCE ops (xnor); every main run is converted and
+    timed, but only these are expected to run as ``LceBconv2d``."""
     return get_scheme(scheme).deploys_binary
 
 
@@ -56,7 +64,8 @@ class ReproduceConfig:
     eval_n: int = 16384
     resolutions: tuple[int, ...] = (32, 64)
     bench_runs: int = 50
-    seed: int = 0
+    seeds: tuple[int, ...] = (0,)
+    jobs: int = 1  # training processes side by side, one core each
 
     @property
     def resolution(self) -> int:
@@ -80,6 +89,11 @@ class ReproduceConfig:
                 raise ReproduceError(
                     f"--resolutions: {r} is not one of {', '.join(map(str, sizes))}"
                 )
+        self.seeds = tuple(dict.fromkeys(int(s) for s in self.seeds))
+        if not self.seeds or min(self.seeds) < 0:
+            raise ReproduceError("--seeds needs at least one seed, each >= 0 (e.g. 0,1,2)")
+        if self.jobs < 1:
+            raise ReproduceError(f"--jobs {self.jobs}: run at least one training process")
         if not self.schemes or not self.settings:
             raise ReproduceError("--schemes and --settings need at least one entry each")
         if self.eval_n < 2 or self.epochs < 1 or self.bench_runs < 1 or self.batch_size < 1:
@@ -115,8 +129,10 @@ class ReproduceConfig:
             ",".join(map(str, self.resolutions)),
             "--bench-runs",
             str(self.bench_runs),
-            "--seed",
-            str(self.seed),
+            "--seeds",
+            ",".join(map(str, self.seeds)),
+            "--jobs",
+            str(self.jobs),
             "--out",
             str(self.out),
         ]
@@ -125,7 +141,7 @@ class ReproduceConfig:
 
 @dataclasses.dataclass(frozen=True)
 class RunSpec:
-    """One training run of the reproduction."""
+    """One training run of the reproduction: a scheme, a setting, an architecture, a seed."""
 
     scheme: str
     setting: str
@@ -134,11 +150,18 @@ class RunSpec:
     # Every scheme this run stands for: a setting that binarizes nothing builds the same
     # model whatever the scheme, so it is trained once and reported under each.
     schemes: tuple[str, ...] = ()
+    seed: int = 0
+
+    @property
+    def legacy_name(self) -> str:
+        """The name before seeds were part of it (the seed is in its config.json)."""
+        base = f"{self.scheme}_{self.setting}"
+        return base if self.main else f"{base}_{self.architecture}"
 
     @property
     def name(self) -> str:
-        base = f"{self.scheme}_{self.setting}"
-        return base if self.main else f"{base}_{self.architecture}"
+        """``<scheme>_<setting>_s<seed>``, with ``_<arch>`` before the seed off --arch."""
+        return f"{self.legacy_name}_s{self.seed}"
 
     @property
     def resolution(self) -> int:
@@ -152,21 +175,23 @@ def binarizes_nothing(setting: str) -> bool:
 
 
 def plan_runs(config: ReproduceConfig) -> list[RunSpec]:
-    """Every run, grouped by architecture (main first) so that real images load once.
+    """Every run, grouped by architecture (main first) so that real images load once, and
+    within it seed by seed, so that a reproduction stopped part-way has whole seeds.
 
-    A setting that binarizes nothing (A) is one run per architecture, under the first
-    deployed scheme when one is requested (so that Table 4 has its float baseline), for
-    every scheme.
+    A setting that binarizes nothing (A) is one run per architecture and seed, under the
+    first deployed scheme when one is requested, for every scheme.
     """
     shared = next((s for s in config.schemes if deploys(s)), config.schemes[0])
     specs = []
     for arch in config.architectures():
-        for scheme in config.schemes:
-            for setting in config.settings:
-                schemes = (scheme,)
-                if binarizes_nothing(setting):
-                    if scheme != shared:
-                        continue
-                    schemes = tuple(config.schemes)
-                specs.append(RunSpec(scheme, setting, arch, arch == config.architecture, schemes))
+        for seed in config.seeds:
+            for scheme in config.schemes:
+                for setting in config.settings:
+                    schemes = (scheme,)
+                    if binarizes_nothing(setting):
+                        if scheme != shared:
+                            continue
+                        schemes = tuple(config.schemes)
+                    main = arch == config.architecture
+                    specs.append(RunSpec(scheme, setting, arch, main, schemes, seed))
     return specs

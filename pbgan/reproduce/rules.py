@@ -1,10 +1,20 @@
-"""The paper's inferences as rules on numbers (:data:`RULES`, :func:`inferences`).
+"""The paper's inferences as rules on numbers over seeds (:data:`RULES`, :func:`inferences`).
 
-Each rule judges one claim of the paper on average SWD values per setting. The same
-rules run on the measured values and on the paper's own Table 3, so a reader sees both
-what is claimed and what was measured. A difference smaller than the measured noise
-floor (the real-vs-real SWD) is not resolved by the measurement: an order claimed from
-it is reported as :data:`WITHIN_NOISE`, not as holding or failing.
+Each rule judges one claim of the paper from the average SWD *and* the MS-SSIM
+diversity of each setting over its seeds (:class:`~pbgan.reproduce.stats.Spread`).
+Orders are decided only by :data:`pbgan.reproduce.stats.SEEDS` (at least 3 seeds each,
+a difference of means beyond 2 pooled SDs; :data:`~pbgan.reproduce.stats.VERDICT_RULE`).
+A verdict is one of
+
+* ``holds`` / ``does not hold``: SWD decides, and MS-SSIM does not contradict it;
+* ``SWD and MS-SSIM disagree``: SWD decides one way, MS-SSIM decides that the better-
+  scoring setting is the less diverse one (a collapse SWD alone would reward);
+* ``not decided at this evidence``: too few seeds, or differences inside the spread;
+* ``measured`` (a comparison that is not a claim of the paper) or ``not measured``.
+
+The same rules run on the paper's Table 3 with :data:`~pbgan.reproduce.stats.POINT`
+(one value per setting, no spread, no MS-SSIM), so a reader sees what the paper's own
+numbers say beside what was measured.
 """
 
 from __future__ import annotations
@@ -15,110 +25,150 @@ from typing import Any
 
 from pbgan.paper import G_VS_A_SWD_RATIO, TABLE3_SWD
 from pbgan.reproduce.plan import SINGLE_LAYER
+from pbgan.reproduce.stats import POINT, SEEDS, Evidence, Spread, aggregate
 
-__all__ = ["CLOSE", "RULES", "WITHIN_NOISE", "Rule", "inferences"]
+__all__ = [
+    "CLOSE",
+    "DISAGREE",
+    "FAILS",
+    "HOLDS",
+    "MEASURED",
+    "NOT_DECIDED",
+    "RULES",
+    "Rule",
+    "inferences",
+]
 
-# "Close" in the inference rules: within 20% of the reference, or within the noise floor
-# (a difference below the real-vs-real SWD is not resolved by the measurement).
+# "Close" in the inference rules: within 20% of the reference's mean.
 CLOSE = 0.2
-WITHIN_NOISE = "within noise"
+HOLDS, FAILS = "holds", "does not hold"
+NOT_DECIDED = "not decided at this evidence"
+DISAGREE = "SWD and MS-SSIM disagree"
+MEASURED = "measured"
 
-Values = dict[str, float]
+Metrics = dict[str, dict[str, Spread | None]]  # setting -> {"swd": ..., "ms_ssim": ...}
 Dors = dict[str, int]
-Outcome = tuple[bool | str, str] | None
+Outcome = tuple[str, str] | None
 
 
-def _noise_note(diff: float, floor: float) -> str:
-    if abs(diff) >= floor:
-        return ""
-    return f" (the difference {abs(diff):.1f} is within the noise floor {floor:.1f})"
+def _short(s: Spread, digits: int) -> str:
+    sd = "" if s.sd is None else f" ± {s.sd:.{digits}f}"
+    return f"{s.mean:.{digits}f}{sd} (n={s.n})"
 
 
-def _ordered(holds: bool, diff: float, floor: float) -> bool | str:
-    """A claim that one setting is better than another cannot be judged from a
-    difference smaller than the noise floor of the measurement."""
-    return WITHIN_NOISE if abs(diff) < floor else holds
+def _name(setting: str, dors: Dors) -> str:
+    return f"{setting} (DoR {dors[setting]})" if setting in dors else setting
 
 
-def _named(setting: str, value: float, dors: Dors) -> str:
-    """``"E (DoR -248) 462.3"``: a setting, its layer's DoR when it has one, its SWD."""
-    dor = f" (DoR {dors[setting]})" if setting in dors else ""
-    return f"{setting}{dor} {value:.1f}"
+def _diversity(m: Metrics, x: str, y: str, ev: Evidence) -> tuple[bool | None, str]:
+    """Is x decidedly *less* diverse (higher MS-SSIM) than y? And the words for it."""
+    a, b = m[x].get("ms_ssim"), m[y].get("ms_ssim")
+    if a is None or b is None:
+        return None, "no MS-SSIM"
+    worse = ev.exceeds(a, b)
+    words = {True: "less diverse", False: "more diverse", None: "diversity not decided"}[worse]
+    return worse, f"MS-SSIM {_short(a, 3)} vs {_short(b, 3)} ({ev.explain(a, b)}): {x} {words}"
 
 
-def _worse_than_single(target: str) -> Callable[[Values, Dors, float], Outcome]:
-    def rule(v: Values, dors: Dors, floor: float) -> Outcome:
-        others = [s for s in ("B", "C", "D") if s in v]
-        if target not in v or not others:
+def _better(m: Metrics, x: str, y: str, dors: Dors, ev: Evidence) -> tuple[str, str]:
+    """The claim "x has better quality than y": lower SWD, and not less diverse."""
+    sx, sy = m[x]["swd"], m[y]["swd"]
+    lower = ev.exceeds(sy, sx)  # True: x decidedly lower SWD
+    less_diverse, div = _diversity(m, x, y, ev)
+    detail = (
+        f"SWD {_name(x, dors)} {_short(sx, 1)} vs {_name(y, dors)} {_short(sy, 1)} "
+        f"({ev.explain(sx, sy)}); {div}"
+    )
+    if lower is None:
+        return NOT_DECIDED, detail
+    if lower:
+        return (DISAGREE if less_diverse else HOLDS), detail
+    return (DISAGREE if less_diverse is False else FAILS), detail
+
+
+def _within(m: Metrics, x: str, y: str, *, two_sided: bool, ev: Evidence, dors: Dors):
+    """The claim "x's SWD is within CLOSE of y's" (only "not above" when one-sided)."""
+    sx, sy = m[x]["swd"], m[y]["swd"]
+    margin = CLOSE * sy.mean
+    above = ev.exceeds(sx, sy, margin)
+    below = ev.exceeds(sy, sx, margin) if two_sided else False
+    less_diverse, div = _diversity(m, x, y, ev)
+    detail = (
+        f"SWD {_name(x, dors)} {_short(sx, 1)} vs {_name(y, dors)} {_short(sy, 1)}, "
+        f"margin {CLOSE:.0%} = {margin:.1f} ({ev.explain(sx, sy, margin)}); {div}"
+    )
+    if above or below:
+        return FAILS, detail
+    if above is None or below is None:
+        return NOT_DECIDED, detail
+    return (DISAGREE if less_diverse else HOLDS), detail
+
+
+def _all(outcomes: list[tuple[str, str]]) -> tuple[str, str]:
+    """A claim about each of several settings: the weakest verdict decides."""
+    verdicts = {v for v, _ in outcomes}
+    verdict = next((v for v in (FAILS, NOT_DECIDED, DISAGREE) if v in verdicts), HOLDS)
+    return verdict, "; ".join(f"[{v}] {d}" for v, d in outcomes)
+
+
+def _worse_than_single(target: str) -> Callable[[Metrics, Dors, Evidence], Outcome]:
+    def rule(m: Metrics, dors: Dors, ev: Evidence) -> Outcome:
+        others = [s for s in ("B", "C", "D") if s in m]
+        if target not in m or not others:
             return None
-        worst = max(others, key=v.get)
-        listed = ", ".join(_named(s, v[s], dors) for s in others)
-        detail = (
-            f"{_named(target, v[target], dors)} vs {listed}; "
-            f"{target} / {worst} = {v[target] / v[worst]:.2f}"
-        )
-        diff = v[target] - v[worst]
-        return _ordered(diff > 0, diff, floor), detail + _noise_note(diff, floor)
+        return _all([_better(m, s, target, dors, ev) for s in others])
 
     return rule
 
 
-def _f_close_to_d(v: Values, dors: Dors, floor: float) -> Outcome:
-    if "F" not in v or "D" not in v:
+def _f_close_to_d(m: Metrics, dors: Dors, ev: Evidence) -> Outcome:
+    if "F" not in m or "D" not in m:
         return None
-    diff = v["F"] - v["D"]
-    holds = abs(diff) <= max(CLOSE * v["D"], floor)
-    return holds, f"F {v['F']:.1f} vs {_named('D', v['D'], dors)} ({100 * diff / v['D']:+.0f}%)"
+    return _within(m, "F", "D", two_sided=True, ev=ev, dors=dors)
 
 
-def _h_better_than_f(v: Values, dors: Dors, floor: float) -> Outcome:
-    if "H" not in v or "F" not in v:
+def _h_better_than_f(m: Metrics, dors: Dors, ev: Evidence) -> Outcome:
+    if "H" not in m or "F" not in m:
         return None
-    diff = v["H"] - v["F"]
-    detail = f"H {v['H']:.1f} vs F {v['F']:.1f}" + _noise_note(diff, floor)
-    return _ordered(diff < 0, diff, floor), detail
+    return _better(m, "H", "F", dors, ev)
 
 
-def _auto_vs_f(v: Values, dors: Dors, floor: float) -> Outcome:
-    if "auto" not in v or "F" not in v:
+def _auto_vs_f(m: Metrics, dors: Dors, ev: Evidence) -> Outcome:
+    if "auto" not in m or "F" not in m:
         return None
-    diff = v["auto"] - v["F"]
-    word = "lower (better)" if diff < 0 else "higher (worse)"
-    detail = f"auto {v['auto']:.1f} vs F {v['F']:.1f}: {100 * abs(diff) / v['F']:.0f}% {word}"
-    # Not a claim of the paper (auto is ours): reported as a measurement, no verdict.
-    return "measured", detail + _noise_note(diff, floor)
+    verdict, detail = _better(m, "auto", "F", dors, ev)
+    said = {HOLDS: "auto better", FAILS: "auto worse"}.get(verdict, verdict)
+    # Not a claim of the paper (auto is ours): reported as a measurement.
+    return MEASURED, f"{said}: {detail}"
 
 
-def _nonnegative_dor_cheap(v: Values, dors: Dors, floor: float) -> Outcome:
-    """Every single-layer setting whose layer has DoR >= 0 stays close to A."""
-    cheap = [s for s in SINGLE_LAYER if s in v and s in dors and dors[s] >= 0]
-    if "A" not in v or not cheap:
+def _nonnegative_dor_cheap(m: Metrics, dors: Dors, ev: Evidence) -> Outcome:
+    """Every single-layer setting whose layer has DoR >= 0 stays within CLOSE of A."""
+    cheap = [s for s in SINGLE_LAYER if s in m and s in dors and dors[s] >= 0]
+    if "A" not in m or not cheap:
         return None
-    limit = max((1 + CLOSE) * v["A"], v["A"] + floor)
-    listed = ", ".join(_named(s, v[s], dors) for s in cheap)
-    return all(v[s] <= limit for s in cheap), f"A {v['A']:.1f}, limit {limit:.1f}; {listed}"
+    return _all([_within(m, s, "A", two_sided=False, ev=ev, dors=dors) for s in cheap])
 
 
 @dataclasses.dataclass(frozen=True)
 class Rule:
-    """A claim of the paper and the test that judges it on SWD values.
+    """A claim of the paper and the test that judges it.
 
-    ``test(values, dors, floor)`` returns ``None`` when a needed setting is missing, else
-    ``(holds, detail)`` (``holds`` may be the string ``"measured"`` for a comparison
-    that is not a claim, or :data:`WITHIN_NOISE` for an order the noise floor hides).
+    ``test(metrics, dors, evidence)`` returns ``None`` when a needed setting is missing,
+    else ``(verdict, detail)``.
     """
 
     id: str
     claim: str
     needs: str
-    test: Callable[[Values, Dors, float], Outcome]
+    test: Callable[[Metrics, Dors, Evidence], Outcome]
 
 
 RULES: tuple[Rule, ...] = (
     Rule(
         "dor_nonnegative_cheap",
         f"Binarizing one layer with DoR >= 0 costs little: each such single-layer setting "
-        f"stays within {CLOSE:.0%} of A (or within the noise floor)",
+        f"has an SWD at most {CLOSE:.0%} above A's, and is not less diverse",
         "A and a single-layer setting (B-E) whose layer has DoR >= 0",
         _nonnegative_dor_cheap,
     ),
@@ -139,7 +189,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "F_close_to_D",
         f"With deconv1-3 binarized (F) the layer with the least DoR (deconv3, D) is the "
-        f"bottleneck: F is within {CLOSE:.0%} of D (or within the noise floor)",
+        f"bottleneck: F's SWD is within {CLOSE:.0%} of D's",
         "F and D",
         _f_close_to_d,
     ),
@@ -159,36 +209,33 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def _judge(rule: Rule, values: Values, dors: Dors, floor: float) -> dict[str, str]:
-    outcome = rule.test(values, dors, floor)
+def _judge(rule: Rule, metrics: Metrics, dors: Dors, ev: Evidence) -> dict[str, str]:
+    outcome = rule.test(metrics, dors, ev)
     if outcome is None:
         return {"verdict": "not measured", "detail": f"needs {rule.needs}"}
-    status, detail = outcome
-    verdict = status if isinstance(status, str) else ("holds" if status else "does not hold")
+    verdict, detail = outcome
     return {"verdict": verdict, "detail": detail}
 
 
-def inferences(
-    swd: dict[str, dict[str, float]],
-    dors: dict[str, int],
-    floor: float,
-    paper_dors: dict[str, int],
-) -> list[dict[str, Any]]:
-    """Each rule of :data:`RULES` on the measured SWD per scheme and on the paper's values.
+def _paper_metrics() -> Metrics:
+    return {k: {"swd": aggregate([float(v)]), "ms_ssim": None} for k, v in TABLE3_SWD.items()}
 
-    ``swd`` maps scheme -> setting -> average SWD x1e3; ``dors`` maps each single-layer
-    setting to the DoR of the layer it binarizes here, ``paper_dors`` in the paper's
-    generator; ``floor`` is the measured noise floor (the paper reports none, so its
-    values are judged without one).
+
+def inferences(quality: dict[str, Metrics], dors: Dors, paper_dors: Dors) -> list[dict[str, Any]]:
+    """Each rule of :data:`RULES` on the measured metrics per scheme, and on the paper's.
+
+    ``quality`` maps scheme -> setting -> ``{"swd": Spread, "ms_ssim": Spread}``
+    (:func:`pbgan.reproduce.records.quality`); ``dors`` maps each single-layer setting
+    to the DoR of the layer it binarizes here, ``paper_dors`` in the paper's generator.
     """
-    paper_values = {k: float(v) for k, v in TABLE3_SWD.items()}
+    paper = _paper_metrics()
     return [
         {
             "id": rule.id,
             "claim": rule.claim,
-            "paper": _judge(rule, paper_values, paper_dors, 0.0),
+            "paper": _judge(rule, paper, paper_dors, POINT),
             "measured": {
-                scheme: _judge(rule, values, dors, floor) for scheme, values in swd.items()
+                scheme: _judge(rule, metrics, dors, SEEDS) for scheme, metrics in quality.items()
             },
         }
         for rule in RULES

@@ -1,14 +1,17 @@
-"""Everything: plan the runs, run each stage, draw the figures, write the report.
+"""The whole reproduction: plan the runs, find what is done, train the rest (``jobs``
+at a time), evaluate, convert and bench, draw the figures, write the report.
 
-:func:`run_reproduction` is what ``pbgan reproduce`` calls. Progress messages go to
-``report`` (one line each); a progress bar over the runs is drawn on stderr when it is
-a terminal, and the messages are written above it.
+:func:`run_reproduction` is what ``pbgan reproduce`` calls; :func:`export_reproduction`
+copies the small summary of every run (``--summaries-to``) and rebuilds the report from
+it alone. Progress messages go to ``report`` (one line each); a progress bar over the
+runs is drawn on stderr when it is a terminal, and the messages are written above it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -19,9 +22,10 @@ from pbgan.io import atomic_write_json, atomic_write_text
 from pbgan.machine import machine_info
 from pbgan.metrics.evaluate import progress
 from pbgan.paper import TABLE1_DOR, TABLE3_SWD, TABLE4_F_INFERENCE_SPEEDUP, TABLE4_F_MEMORY_RATIO
-from pbgan.reproduce.figures import make_figures
-from pbgan.reproduce.plan import ReproduceConfig, plan_runs
-from pbgan.reproduce.records import main_swd
+from pbgan.reproduce.figures import FIGURES, make_figures
+from pbgan.reproduce.plan import EVAL_SEED, ReproduceConfig, RunSpec, plan_runs
+from pbgan.reproduce.pool import TrainTask, train_all
+from pbgan.reproduce.records import aggregate_runs, quality
 from pbgan.reproduce.redundancy import (
     binarization_experiment,
     dor_tables,
@@ -30,21 +34,23 @@ from pbgan.reproduce.redundancy import (
 )
 from pbgan.reproduce.report import render_report
 from pbgan.reproduce.rules import inferences
-from pbgan.reproduce.stages import RealImages, check_existing_run, measure_noise_floor, run_one
+from pbgan.reproduce.stages import RealImages, check_existing_run, finish_run, measure_noise_floor
+from pbgan.reproduce.summaries import export_summaries, last_epoch, locate, training_dir
 from pbgan.settings import ARCHITECTURES
 
-import tensorflow as tf
 from tqdm import tqdm
 
-__all__ = ["run_reproduction"]
+__all__ = ["export_reproduction", "run_reproduction"]
+
+Report = Callable[[str], None]
 
 
 @contextlib.contextmanager
-def _run_bar(total: int, report: Callable[[str], None]) -> Iterator[tuple[tqdm, Callable]]:
+def _run_bar(total: int, report: Report, desc: str) -> Iterator[tuple[tqdm, Callable]]:
     """A bar over the runs, and a ``report`` that clears the bar while it writes a line."""
     # disable=None (tqdm's default is False): no bar when stderr is a file or a pipe, so
     # logs hold the report lines only.
-    bar = tqdm(total=total, desc="reproduce", unit="run", file=sys.stderr, disable=None)
+    bar = tqdm(total=total, desc=desc, unit="run", file=sys.stderr, disable=None)
     with bar:
 
         def above_bar(message: str) -> None:
@@ -54,41 +60,38 @@ def _run_bar(total: int, report: Callable[[str], None]) -> Iterator[tuple[tqdm, 
         yield bar, above_bar
 
 
-def run_reproduction(
-    config: ReproduceConfig, report: Callable[[str], None] = progress
-) -> dict[str, Any]:
-    """Train, evaluate, convert, bench and write the report; returns report.json's content."""
-    start = time.perf_counter()
-    config.validate()
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    specs = plan_runs(config)
+def _locate_all(out: Path, specs: list[RunSpec], config: ReproduceConfig) -> dict[str, Path]:
+    dirs = {s.name: locate(out, s, config.epochs) for s in specs}
     for spec in specs:
-        check_existing_run(spec, out / "runs" / spec.name, config)
-    report(f"reproduce: {len(specs)} runs into {out}")
-    tables = dor_tables(config)
-    binarization = binarization_experiment(out, report)
-    runs: list[dict] = []
-    floors: dict[int, dict] = {}
-    with _run_bar(len(specs), report) as (bar, say):
-        for arch in config.architectures():
-            reals = RealImages(config, ARCHITECTURES[arch], say)
-            floors[reals.resolution] = measure_noise_floor(out, config, reals, say)
-            for spec in (s for s in specs if s.architecture == arch):
-                tag = f"[{len(runs) + 1}/{len(specs)}] {spec.name} ({spec.architecture})"
-                runs.append(run_one(spec, config, out, reals, tag, say))
-                tf.keras.backend.clear_session()  # one run's graphs must not pile up
-                bar.update()
-            del reals
-    report("reproduce: figures and report")
-    figures = make_figures(out, runs, floors, tables, config)
+        check_existing_run(spec, dirs[spec.name], config)
+    return dirs
+
+
+def _train(out: Path, specs, dirs: dict[str, Path], config: ReproduceConfig, report: Report):
+    todo = [s for s in specs if last_epoch(dirs[s.name]) < config.epochs]
+    for spec in todo:
+        dirs[spec.name] = training_dir(out, spec, dirs[spec.name])
+    report(
+        f"reproduce: {len(specs) - len(todo)} of {len(specs)} runs already trained, "
+        f"{len(todo)} to train ({min(config.jobs, max(len(todo), 1))} at a time)"
+    )
+    tasks = [
+        TrainTask(s, config, str(dirs[s.name]), f"[{i}/{len(todo)}] {s.name} ({s.architecture})")
+        for i, s in enumerate(todo, 1)
+    ]
+    with _run_bar(len(tasks), report, "train") as (bar, say):
+        return train_all(tasks, config.jobs, say, bar.update)
+
+
+def _summary(config: ReproduceConfig, out: Path, runs: list[dict], floors, tables, binarization):
     main_floor = floors[config.resolution]["noise_floor_x1e3"]["avg"]
-    summary = {
+    return {
         "command": config.command(),
         "config": {
             **dataclasses.asdict(config),
             "out": str(config.out),
             "resolution": config.resolution,
+            "eval_seed": EVAL_SEED,
         },
         "machine": machine_info(),
         "wall_seconds": 0.0,
@@ -101,22 +104,80 @@ def run_reproduction(
         },
         "tables": tables,
         "noise_floor": {str(r): f for r, f in floors.items()},
+        "noise_floor_main_x1e3": main_floor,
         "runs": runs,
+        "aggregates": aggregate_runs(runs),
         "inferences": inferences(
-            main_swd(runs),
-            single_layer_dors(tables["chosen"]["layers"]),
-            main_floor,
-            paper_single_layer_dors(),
+            quality(runs), single_layer_dors(tables["chosen"]["layers"]), paper_single_layer_dors()
         ),
         "binarization_error": binarization,
         "files": {
             "report": str(out / "REPORT.md"),
             "json": str(out / "report.json"),
-            "figures": figures,
+            "figures": dict(FIGURES),
         },
     }
+
+
+def run_reproduction(
+    config: ReproduceConfig, report: Report = progress, *, train: bool = True
+) -> dict[str, Any]:
+    """Train, evaluate, convert, bench and write the report; returns report.json's content.
+
+    Runs found finished in ``config.out`` (training runs or committed summaries, see
+    :mod:`pbgan.reproduce.summaries`) are reused as they are. ``train=False`` trains
+    nothing: the report covers what the folder holds (how summaries are aggregated).
+    """
+    start = time.perf_counter()
+    config.validate()
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    specs = plan_runs(config)
+    dirs = _locate_all(out, specs, config)
+    report(f"reproduce: {len(specs)} runs ({len(config.seeds)} seeds) in {out}")
+    tables = dor_tables(config)
+    binarization = binarization_experiment(out, report)
+    trained = _train(out, specs, dirs, config, report) if train else {}
+    runs: list[dict] = []
+    floors: dict[int, dict] = {}
+    with _run_bar(len(specs), report, "evaluate") as (bar, say):
+        for arch in config.architectures():
+            reals = RealImages(config, ARCHITECTURES[arch], say)
+            floors[reals.resolution] = measure_noise_floor(out, config, reals, say)
+            for spec in (s for s in specs if s.architecture == arch):
+                tag = f"[{len(runs) + 1}/{len(specs)}] {spec.name} ({spec.architecture})"
+                stopped = trained.get(spec.name, {}).get("stopped")
+                runs.append(
+                    finish_run(spec, config, out, dirs[spec.name], reals, tag, say, stopped=stopped)
+                )
+                bar.update()
+            del reals
+    report("reproduce: figures and report")
+    summary = _summary(config, out, runs, floors, tables, binarization)
+    make_figures(out, summary)
     summary["wall_seconds"] = round(time.perf_counter() - start, 1)
     atomic_write_json(out / "report.json", summary)
     atomic_write_text(out / "REPORT.md", render_report(summary))
     report(f"reproduce: wrote {out / 'REPORT.md'} in {summary['wall_seconds']:.0f} s")
     return summary
+
+
+def export_reproduction(
+    config: ReproduceConfig, dest: str | os.PathLike, report: Report = progress
+) -> dict[str, Any]:
+    """Copy the summary of every run of ``config.out`` to ``dest/summaries/<run>/`` (no
+    checkpoints, generators or flatbuffers), then rebuild the figures and the report in
+    ``dest`` from those copies alone; returns ``dest``'s report.json content.
+
+    ``pbgan reproduce --out DEST`` with more seeds later reuses these summaries and
+    trains only what is missing, so a long reproduction can be done in batches.
+    """
+    config.validate()
+    out, dest = Path(config.out), Path(dest)
+    specs = plan_runs(config)
+    dirs = _locate_all(out, specs, config)
+    _locate_all(dest, specs, config)  # what dest holds already was made the same way
+    found = [(s.name, dirs[s.name].relative_to(out).as_posix()) for s in specs]
+    written = export_summaries(out, dest, [(n, d) for n, d in found if (out / d).is_dir()])
+    report(f"reproduce: {len(written)} run summaries in {dest}; aggregating from them alone")
+    return run_reproduction(dataclasses.replace(config, out=dest), report, train=False)

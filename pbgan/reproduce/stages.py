@@ -1,9 +1,10 @@
-"""The stages of one run: train, evaluate, and for a deployed scheme convert and bench.
+"""The stages of one run: train, evaluate, and for a main run convert and bench.
 
 Each stage reuses finished work: training resumes from its checkpoint
 (``pbgan.train.run.train``), and the evaluation, noise floor, conversion and benchmark
-are cached by :mod:`pbgan.reproduce.cache` under what produced them. A run whose
-training stopped on a non-finite loss is resumed from its last good epoch next time.
+are cached by :mod:`pbgan.reproduce.cache` under what produced them. A run found as a
+summary (:mod:`pbgan.reproduce.summaries`) is read, never trained or written into. A run
+whose training stopped on a non-finite loss is resumed from its last good epoch next time.
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ from pbgan.metrics.evaluate import (
 )
 from pbgan.plots import save_grid
 from pbgan.reproduce.cache import cached, store
-from pbgan.reproduce.plan import ReproduceConfig, ReproduceError, RunSpec, deploys
+from pbgan.reproduce.plan import EVAL_SEED, ReproduceConfig, ReproduceError, RunSpec
+from pbgan.reproduce.summaries import (
+    BENCH,
+    EVAL,
+    EVAL_SAMPLES,
+    MANIFEST,
+    TFLITE,
+    read_progress,
+)
 from pbgan.runs import CONFIG, GENERATOR, load_run_config
 
 import tensorflow as tf
@@ -32,8 +41,9 @@ __all__ = [
     "SAMPLES_PER_ROW",
     "RealImages",
     "check_existing_run",
+    "finish_run",
     "measure_noise_floor",
-    "run_one",
+    "train_run",
 ]
 
 Report = Callable[[str], None]
@@ -60,10 +70,10 @@ class _EpochLine(tf.keras.callbacks.Callback):
 
 
 def check_existing_run(spec: RunSpec, run_dir: Path, config: ReproduceConfig) -> None:
-    """Refuse to mix data, width, batch size or seed inside one reproduction folder.
+    """Refuse to mix data, width, batch size or model inside one reproduction folder.
 
-    Checked for every run before anything is trained, so a wrong option fails at once
-    rather than after hours of earlier runs.
+    Checked for every run (training run or summary) before anything is trained, so a
+    wrong option fails at once rather than after hours of earlier runs.
     """
     if not (run_dir / CONFIG).is_file():
         return
@@ -73,7 +83,9 @@ def check_existing_run(spec: RunSpec, run_dir: Path, config: ReproduceConfig) ->
         "width": (config.width, "--width"),
         "data": (config.data, "--data"),
         "batch_size": (config.batch_size, "--batch-size"),
-        "seed": (config.seed, "--seed"),
+        "setting": (spec.setting, "--settings"),
+        "scheme": (spec.scheme, "--schemes"),
+        "seed": (spec.seed, "--seeds"),
     }
     for key, (ours, flag) in expected.items():
         if saved.get(key) != ours:
@@ -83,7 +95,10 @@ def check_existing_run(spec: RunSpec, run_dir: Path, config: ReproduceConfig) ->
             )
 
 
-def _train(spec: RunSpec, config: ReproduceConfig, run_dir: Path, tag: str, report: Report):
+def train_run(
+    spec: RunSpec, config: ReproduceConfig, run_dir: Path, tag: str, report: Report
+) -> dict[str, Any]:
+    """Train (or resume) one run to ``config.epochs``; ``{"epochs_done", "stopped"}``."""
     from pbgan.train.run import TrainConfig, train
 
     train_config = TrainConfig(
@@ -95,7 +110,7 @@ def _train(spec: RunSpec, config: ReproduceConfig, run_dir: Path, tag: str, repo
         batch_size=config.batch_size,
         epochs=config.epochs,
         steps_per_epoch=config.steps_per_epoch,
-        seed=config.seed,
+        seed=spec.seed,
     )
     report(f"{tag}: train to epoch {config.epochs} (finished epochs are reused)")
     result = train(
@@ -103,14 +118,7 @@ def _train(spec: RunSpec, config: ReproduceConfig, run_dir: Path, tag: str, repo
     )
     if result.stopped:
         report(f"{tag}: training stopped: {result.stopped}")
-    return {
-        "epochs_done": result.epochs_done,
-        "stopped": result.stopped,
-        "train_seconds": float(sum(r.get("seconds", 0.0) for r in result.history)),
-        "history": [
-            {k: r[k] for k in ("epoch", "d_loss", "g_loss") if k in r} for r in result.history
-        ],
-    }
+    return {"epochs_done": result.epochs_done, "stopped": result.stopped}
 
 
 class RealImages:
@@ -127,12 +135,12 @@ class RealImages:
                 f"reproduce: reading {2 * c.eval_n} real {self.resolution}x{self.resolution} "
                 f"images from {c.data}"
             )
-            self._sets = load_real_sets(c.data, c.eval_n, self.resolution, c.seed)
+            self._sets = load_real_sets(c.data, c.eval_n, self.resolution, EVAL_SEED)
         return self._sets
 
 
 def _eval_key(config: ReproduceConfig) -> dict:
-    return {"data": str(config.data), "n": config.eval_n, "seed": config.seed}
+    return {"data": str(config.data), "n": config.eval_n, "seed": EVAL_SEED}
 
 
 def measure_noise_floor(
@@ -147,37 +155,37 @@ def measure_noise_floor(
     sets = reals.get()
     report(f"reproduce: noise floor at {res}x{res} (real vs real SWD, real MS-SSIM)")
     save_grid(sets.first[:SAMPLES_PER_ROW], out / f"real_samples_r{res}.png", cols=SAMPLES_PER_ROW)
-    return store(path, _eval_key(config), noise_floor(sets, config.seed))
+    return store(path, _eval_key(config), noise_floor(sets, EVAL_SEED))
 
 
 def _evaluate(
     run_dir: Path, config: ReproduceConfig, epochs: int, reals: RealImages, tag, report: Report
-):
+) -> dict | None:
     key = {**_eval_key(config), "epoch": epochs}
-    record = cached(run_dir / "eval.json", key)
+    record = cached(run_dir / EVAL, key)
     if record is not None:
         report(f"{tag}: evaluation reused")
         return record
+    if not (run_dir / GENERATOR).is_file():
+        report(
+            f"{tag}: {run_dir} is a summary without an evaluation at epoch {epochs}: "
+            "not evaluated (train it again into runs/ to evaluate it)"
+        )
+        return None
     gen = load_generator(run_dir)
     sets = reals.get()
     report(f"{tag}: evaluate ({len(sets.first)} generated vs real)")
-    fake = gen.generate(len(sets.first), config.seed)
+    fake = gen.generate(len(sets.first), EVAL_SEED)
     # The first latents are the same for every run, so the rows of Fig. 5 compare settings
-    # on identical inputs.
-    save_grid(fake[:SAMPLES_PER_ROW], run_dir / "eval_samples.png", cols=SAMPLES_PER_ROW)
-    return store(run_dir / "eval.json", key, generated_quality(fake, sets.first, config.seed))
+    # and seeds on identical inputs.
+    save_grid(fake[:SAMPLES_PER_ROW], run_dir / EVAL_SAMPLES, cols=SAMPLES_PER_ROW)
+    return store(run_dir / EVAL, key, generated_quality(fake, sets.first, EVAL_SEED))
 
 
 def _convert(spec: RunSpec, run_dir: Path, epochs: int, tag, report: Report) -> dict:
     from pbgan.analysis import load_keras_model
     from pbgan.convert import convert_generator, write_conversion
 
-    tflite = run_dir / "generator.tflite"
-    manifest_path = tflite.with_suffix(".json")
-    if tflite.is_file() and manifest_path.is_file():
-        manifest = json.loads(manifest_path.read_text())
-        if manifest.get("epoch") == epochs:
-            return manifest
     report(f"{tag}: convert to an LCE flatbuffer")
     result = convert_generator(
         load_keras_model(run_dir / GENERATOR),
@@ -188,44 +196,35 @@ def _convert(spec: RunSpec, run_dir: Path, epochs: int, tag, report: Report) -> 
         allow_negative_dor=True,
     )
     result.manifest["epoch"] = epochs  # what the cache is keyed on
-    write_conversion(result, tflite)
+    write_conversion(result, run_dir / TFLITE)
     return result.manifest
 
 
-def _bench(run_dir: Path, config: ReproduceConfig, epochs: int, tag, report: Report) -> dict:
+def _manifest_at(run_dir: Path, epochs: int) -> dict | None:
+    path = run_dir / MANIFEST
+    if not path.is_file():
+        return None
+    manifest = json.loads(path.read_text())
+    return manifest if manifest.get("epoch") == epochs else None
+
+
+def _bench(run_dir: Path, config: ReproduceConfig, key: dict, tag, report: Report) -> dict:
     from pbgan.runtime.local import bench_local, best
 
-    key = {"epoch": epochs, "runs": config.bench_runs, "threads": 1}
-    record = cached(run_dir / "bench.json", key)
-    if record is not None:
-        report(f"{tag}: conversion and benchmark reused")
-        return record
     report(f"{tag}: bench ({config.bench_runs} runs, 1 thread, every interpreter configuration)")
-    results = bench_local(
-        run_dir / "generator.tflite", threads=1, runs=config.bench_runs, label=run_dir.name
-    )
+    results = bench_local(run_dir / TFLITE, threads=1, runs=config.bench_runs, label=run_dir.name)
     winner = best(results)
     return store(
-        run_dir / "bench.json",
+        run_dir / BENCH,
         key,
         {"best": winner.to_dict(), "results": [r.to_dict() for r in results]},
     )
 
 
-def _deploy(spec: RunSpec, run_dir: Path, config: ReproduceConfig, epochs: int, tag, report):
-    """Conversion and latency of a deployed main run; a failure is recorded, not fatal."""
-    from pbgan.runtime.local import BenchError
-    from pbgan.tflite_graph import FlatbufferError
-
-    try:
-        manifest = _convert(spec, run_dir, epochs, tag, report)
-        bench = _bench(run_dir, config, epochs, tag, report)
-    except (ValueError, BenchError, FlatbufferError) as err:
-        message = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        report(f"{tag}: deployment failed: {message}")
-        return {"error": message}
+def _deploy_record(manifest: dict, bench: dict) -> dict:
     winner = bench["best"]
     return {
+        "deploys_binary": manifest.get("deploys_binary"),
         "size_bytes": manifest["size_bytes"],
         "binary_constant_bytes": manifest["binary_constant_bytes"],
         "float_constant_bytes": manifest["float_constant_bytes"],
@@ -239,16 +238,46 @@ def _deploy(spec: RunSpec, run_dir: Path, config: ReproduceConfig, epochs: int, 
     }
 
 
-def run_one(
+def _deploy(spec: RunSpec, run_dir: Path, config: ReproduceConfig, epochs: int, tag, report):
+    """Conversion and latency of a main run; a failure is recorded, not fatal."""
+    from pbgan.runtime.local import BenchError
+    from pbgan.tflite_graph import FlatbufferError
+
+    key = {"epoch": epochs, "runs": config.bench_runs, "threads": 1}
+    manifest = _manifest_at(run_dir, epochs)
+    bench = cached(run_dir / BENCH, key)
+    if manifest is not None and bench is not None:
+        report(f"{tag}: conversion and benchmark reused")
+        return _deploy_record(manifest, bench)
+    if not (run_dir / GENERATOR).is_file():
+        report(f"{tag}: {run_dir} is a summary without a benchmark at epoch {epochs}: not timed")
+        return None
+    try:
+        if manifest is None or not (run_dir / TFLITE).is_file():
+            manifest = _convert(spec, run_dir, epochs, tag, report)
+            bench = None  # a new flatbuffer is timed again
+        if bench is None:
+            bench = _bench(run_dir, config, key, tag, report)
+    except (ValueError, BenchError, FlatbufferError) as err:
+        message = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        report(f"{tag}: deployment failed: {message}")
+        return {"error": message}
+    return _deploy_record(manifest, bench)
+
+
+def finish_run(
     spec: RunSpec,
     config: ReproduceConfig,
     out: Path,
+    run_dir: Path,
     reals: RealImages,
     tag: str,
     report: Report,
+    *,
+    stopped: str | None = None,
 ) -> dict[str, Any]:
-    """Every stage of one run; returns its record for ``report.json``."""
-    run_dir = out / "runs" / spec.name
+    """Evaluate (and for a main run convert and bench) a trained run; its ``report.json``
+    record. ``stopped`` is why training stopped early in this invocation, if it did."""
     record: dict[str, Any] = {
         "name": spec.name,
         "scheme": spec.scheme,
@@ -257,15 +286,18 @@ def run_one(
         "architecture": spec.architecture,
         "resolution": spec.resolution,
         "main": spec.main,
-        "dir": f"runs/{spec.name}",
+        "seed": spec.seed,
+        "dir": run_dir.relative_to(out).as_posix(),
+        **read_progress(run_dir),
+        "stopped": stopped,
+        "eval": None,
+        "deploy": None,
     }
-    record.update(_train(spec, config, run_dir, tag, report))
     epochs = record["epochs_done"]
-    record["eval"] = record["deploy"] = None
-    if epochs < 1 or not (run_dir / GENERATOR).is_file():
+    if epochs < 1:
         report(f"{tag}: no finished epoch, nothing to evaluate")
         return record
     record["eval"] = _evaluate(run_dir, config, epochs, reals, tag, report)
-    if spec.main and deploys(spec.scheme):
+    if spec.main:
         record["deploy"] = _deploy(spec, run_dir, config, epochs, tag, report)
     return record

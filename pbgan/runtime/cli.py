@@ -6,6 +6,7 @@ Heavy modules are imported inside the commands, so ``pbgan --help`` stays instan
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -77,6 +78,12 @@ def _verdicts(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _positive_seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not (math.isfinite(value) and value > 0):
+        raise click.BadParameter(f"{value}: pass a number of seconds > 0", ctx, param)
+    return value
+
+
 @click.command("bench")
 @click.argument("models", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
@@ -126,7 +133,14 @@ def _verdicts(summary: dict[str, Any]) -> list[str]:
     type=click.Path(path_type=Path),
     help="lce_benchmark_model built for the device (needed with --ssh / --adb).",
 )
-@click.option("--timeout", default=600.0, show_default=True, help="Seconds per remote step (s).")
+@click.option(
+    "--timeout",
+    default=600.0,
+    show_default=True,
+    type=float,
+    callback=_positive_seconds,
+    help="Seconds per remote step (s).",
+)
 @_one_line_errors
 def bench(
     models: tuple[Path, ...],
@@ -225,6 +239,8 @@ def _plan(
             f"--baseline {baseline} contains LCE ops; pass the float model (setting A)"
         )
 
+    _check_generators(infos)
+
     def chosen(path: Path) -> list[str] | None:
         info = infos[path]
         if is_remote:
@@ -243,6 +259,42 @@ def _plan(
     return plan
 
 
+def _generator_shapes(info: Any) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """``(input, output)`` shapes when the graph is a generator: (1, z) -> (1, r, r, 3)."""
+    if len(info.inputs) != 1 or len(info.outputs) != 1:
+        return None
+    (z,), (image,) = info.inputs, info.outputs
+    if z.dtype != "float32" or len(z.shape) != 2 or z.shape[0] != 1 or z.shape[1] < 1:
+        return None
+    if len(image.shape) != 4 or image.shape[0] != 1 or image.shape[3] != 3:
+        return None
+    if image.shape[1] != image.shape[2] or image.shape[1] < 1:
+        return None
+    return tuple(z.shape), tuple(image.shape)
+
+
+def _check_generators(infos: dict[Path, Any]) -> None:
+    """Refuse to time anything but generators that all draw the same images from the same
+    latents: a speedup between different graphs means nothing."""
+    first: tuple[Path, Any] | None = None
+    for path, info in infos.items():
+        shapes = _generator_shapes(info)
+        if shapes is None:
+            ins = ", ".join(str(t.shape) for t in info.inputs)
+            outs = ", ".join(str(t.shape) for t in info.outputs)
+            raise UsageFailure(
+                f"{path} is not a generator (inputs {ins}, outputs {outs}; expected "
+                "(1, z) -> (1, r, r, 3)): pass flatbuffers written by `pbgan convert`"
+            )
+        if first is None:
+            first = (path, shapes)
+        elif shapes != first[1]:
+            raise UsageFailure(
+                f"{path} maps {shapes[0]} to {shapes[1]} but {first[0]} maps {first[1][0]} "
+                f"to {first[1][1]}: compare generators of the same --arch and --z-dim"
+            )
+
+
 def _emit(summary: dict[str, Any], *, as_json: bool) -> None:
     from pbgan.runtime.report import format_table
 
@@ -251,7 +303,7 @@ def _emit(summary: dict[str, Any], *, as_json: bool) -> None:
         return
     click.echo(format_table(summary["rows"]))
     click.echo("\n* fastest configuration of the model at that thread count")
-    verdicts = _verdicts(summary)
+    verdicts = _verdicts(summary) + [f"note: {n}" for n in summary.get("notes", [])]
     if verdicts:
         click.echo("\n" + "\n".join(verdicts))
 

@@ -246,12 +246,12 @@ def measure_peak_rss(
     """Peak resident memory of loading and running the model, in a fresh process.
 
     The child (``pbgan.runtime._rss_probe``) imports numpy and the interpreter module of
-    ``config`` (LCE's wrapper alone; for ``tflite-*`` all of TensorFlow), then resets
-    the kernel's peak-RSS counter (``/proc/self/clear_refs`` = 5) and records ``VmRSS``
-    as the baseline. It then reads the model file, builds the interpreter, runs ``runs``
-    inferences and reads ``VmHWM``. ``peak_delta_bytes = VmHWM - baseline``: the model
-    bytes held in Python, the interpreter's copy of them, its arena and kernel scratch,
-    thread stacks. Where the counter cannot be reset (not Linux, or no permission) the
+    ``config`` (LCE's wrapper alone; for ``tflite-*`` all of TensorFlow) and reads the
+    model file, then resets the kernel's peak-RSS counter (``/proc/self/clear_refs`` = 5)
+    and records ``VmRSS`` as the baseline, so the harness's own Python copy of the file
+    does not count. It then builds the interpreter, runs ``runs`` inferences and reads
+    ``VmHWM``. ``peak_delta_bytes = VmHWM - baseline``: the interpreter's copy of the
+    model, its arena and kernel scratch, thread stacks. Where the counter cannot be reset (not Linux, or no permission) the
     child reports the growth of ``ru_maxrss`` instead, which misses memory that stays
     below the import-time peak; ``method`` says which was used.
     """

@@ -109,7 +109,28 @@ def summarize(
         "machine": machine_info(threads=sorted({r.threads for r in results}), stack=stack),
         "rows": rows,
         "best": best,
+        "notes": thread_notes(best),
     }
+
+
+def thread_notes(best: Sequence[dict[str, Any]]) -> list[str]:
+    """Where more threads made a model slower than fewer did: never reported silently."""
+    notes = []
+    by_model: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in best:
+        by_model.setdefault((row["where"], row["model"]), []).append(row)
+    for (where, model), rows in by_model.items():
+        rows = sorted(rows, key=lambda r: r["threads"])
+        for i, row in enumerate(rows[1:], 1):
+            fastest_fewer = min(rows[:i], key=lambda r: r["median_ms"])
+            if row["median_ms"] > fastest_fewer["median_ms"]:
+                notes.append(
+                    f"{model} [{where}] is slower at {row['threads']} threads "
+                    f"({row['median_ms']:.4g} ms) than at {fastest_fewer['threads']} "
+                    f"({fastest_fewer['median_ms']:.4g} ms): run it with "
+                    f"{fastest_fewer['threads']}"
+                )
+    return notes
 
 
 def _fmt(value: float | None, spec: str = ".2f", suffix: str = "") -> str:
@@ -182,6 +203,8 @@ def _markdown(summary: dict[str, Any]) -> str:
         "## Best configuration per model",
         "",
         format_table(summary["best"], markdown=True),
+        "",
+        *(f"* **Threads:** {note}" for note in summary.get("notes", [])),
         "",
         "## Every configuration",
         "",

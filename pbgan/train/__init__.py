@@ -3,13 +3,9 @@
 Names are imported on first use, so ``pbgan --help`` does not load TensorFlow.
 """
 
-import importlib
+from pbgan.lazy import lazy_exports
 
 __all__ = ["GAN", "TrainConfig", "TrainResult", "train"]
 
 
-def __getattr__(name: str):
-    if name in __all__:
-        module = "pbgan.train.gan" if name == "GAN" else "pbgan.train.run"
-        return getattr(importlib.import_module(module), name)
-    raise AttributeError(f"module 'pbgan.train' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, {"GAN": "gan", **dict.fromkeys(__all__[1:], "run")})

@@ -15,7 +15,7 @@ import click
 @setting_option(default="F", show_default=True)
 @scheme_option()
 @arch_option()
-@click.option("--z-dim", default=100, show_default=True)
+@click.option("--z-dim", default=100, show_default=True, type=click.IntRange(1))
 @training_options
 @click.option(
     "--out", "run_dir", required=True, type=click.Path(file_okay=False), help="Run directory."
@@ -95,7 +95,7 @@ def _load_generator(run: str):
 
 @click.command("sample")
 @click.argument("run", type=click.Path(exists=True))
-@click.option("-n", "count", default=64, show_default=True)
+@click.option("-n", "count", default=64, show_default=True, type=click.IntRange(1))
 @click.option(
     "-o", "--output", default="grid.png", show_default=True, type=click.Path(dir_okay=False)
 )

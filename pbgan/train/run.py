@@ -29,7 +29,9 @@ from pbgan.runs import (
     LOSS_CURVES,
     RunError,
     check_identity,
+    lock_run,
     read_history,
+    resumed_config,
     run_generator,
     sample_path,
     save_model_atomic,
@@ -93,8 +95,13 @@ class TrainConfig:
             raise RunError(f"--ema {self.ema}: the decay must be in [0, 1) (0 turns it off)")
         if self.distill_weight < 0 or not math.isfinite(self.distill_weight):
             raise RunError(f"--distill-weight {self.distill_weight}: pass a finite value >= 0")
-        if self.batch_size < 1 or self.epochs < 1:
-            raise RunError("--batch-size and --epochs must be at least 1")
+        if self.batch_size < 1 or self.epochs < 1 or self.z_dim < 1:
+            raise RunError("--batch-size, --epochs and --z-dim must be at least 1")
+        if not str(self.data).strip():
+            raise RunError(
+                "--data is empty: pass --data synthetic, a CelebA folder or zip, or a folder "
+                "of images"
+            )
 
 
 @dataclasses.dataclass
@@ -265,28 +272,32 @@ def train(
     extra_callbacks: list | None = None,
 ) -> TrainResult:
     """Train (or resume) a partially binarized GAN; see the module docstring."""
-    import warnings
+    from pbgan.data import describe_source
 
-    from pbgan.data import describe_source, make_dataset
-    from pbgan.settings import NegativeDoRWarning
-
+    # Everything that can be refused is checked before anything is written: a failed
+    # start must not leave a run directory that refuses the corrected command.
     config.validate()
     _warn_negative_dor(config)
     run_dir = Path(run_dir)
     check_identity(run_dir, dataclasses.asdict(config))
-    setting = get_setting(config.setting)
-    resolution = config.resolution
     source = describe_source(config.data)
     steps = _steps_per_epoch(config, source.num_images)
-
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "samples").mkdir(exist_ok=True)
     tf.keras.utils.set_random_seed(config.seed)
     strategy = make_strategy(config.strategy)
+    with lock_run(run_dir):
+        check_identity(run_dir, dataclasses.asdict(config))  # again, now no one else can start it
+        return _train_locked(config, run_dir, source, steps, strategy, verbose, extra_callbacks)
+
+
+def _train_locked(config, run_dir, source, steps, strategy, verbose, extra_callbacks):
+    import warnings
+
+    from pbgan.data import make_dataset
+    from pbgan.settings import NegativeDoRWarning
+
+    setting = get_setting(config.setting)
+    resolution = config.resolution
     replicas = strategy.num_replicas_in_sync
-    saved_config = {**dataclasses.asdict(config), "resolution": resolution}
-    saved_config.update(steps_per_epoch=steps, replicas=replicas, versions=stack_versions())
-    atomic_write_json(run_dir / CONFIG, saved_config)
 
     def new_generator(name: str) -> tf.keras.Model:
         with warnings.catch_warnings():
@@ -355,6 +366,14 @@ def train(
         log.info("resuming %s from epoch %d", run_dir, int(epoch_var.numpy()))
     initial_epoch = int(epoch_var.numpy())
     history = [r for r in read_history(run_dir / HISTORY) if r["epoch"] <= initial_epoch]
+    # A restore brings back the optimizers' own hyperparameters; the command's win.
+    for opt in (g_opt, d_opt):
+        opt.learning_rate = config.learning_rate
+        opt.beta_1 = config.beta_1
+    saved_config = {**dataclasses.asdict(config), "resolution": resolution}
+    saved_config.update(steps_per_epoch=steps, replicas=replicas, versions=stack_versions())
+    atomic_write_json(run_dir / CONFIG, resumed_config(run_dir, saved_config, initial_epoch))
+    (run_dir / "samples").mkdir(exist_ok=True)
 
     if initial_epoch >= config.epochs:
         return TrainResult(run_dir, history, initial_epoch, None, replicas)
