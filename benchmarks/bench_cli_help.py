@@ -22,7 +22,18 @@ from pbgan.io import atomic_write_json
 from pbgan.machine import machine_info
 from pbgan.markdown import md_table
 
-COMMANDS = ("", "analyze", "train", "convert", "bench", "evaluate", "reproduce", "inspect")
+COMMANDS = (
+    "",
+    "analyze",
+    "train",
+    "convert",
+    "bench",
+    "evaluate",
+    "reproduce",
+    "inspect",
+    "demo",
+    "android-assets",
+)
 
 
 def pbgan_script() -> str:
