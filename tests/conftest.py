@@ -15,6 +15,22 @@ TINY = dict(architecture="dcgan32", width=1 / 16, batch_size=8, samples=4)
 TINY_RUN = {**TINY, "epochs": 1, "steps_per_epoch": 2}
 
 
+def every_setting_and_scheme(*, fast: set[tuple[str, str]]) -> list:
+    """``(setting, scheme)`` params over both registries; pairs not in ``fast`` are slow."""
+    from pbgan.settings import SCHEMES, SETTINGS
+
+    return [
+        pytest.param(
+            setting,
+            scheme,
+            id=f"{setting}-{scheme}",
+            marks=() if (setting, scheme) in fast else pytest.mark.slow,
+        )
+        for setting in SETTINGS
+        for scheme in SCHEMES
+    ]
+
+
 @pytest.fixture(autouse=True)
 def _clear_keras_session():
     yield

@@ -6,13 +6,13 @@ from pbgan.analysis import analyze
 from pbgan.cli import main
 from pbgan.convert import ConversionError, check_graph, convert_generator
 from pbgan.models import build_generator, generator_dors
-from pbgan.settings import SETTINGS, NegativeDoRWarning, get_setting
+from pbgan.settings import SCHEMES, SETTINGS, NegativeDoRWarning, get_setting
 from pbgan.tflite_graph import read_flatbuffer
 
 import pytest
 import tensorflow as tf
 from click.testing import CliRunner
-from conftest import TINY
+from conftest import TINY, every_setting_and_scheme
 
 # dcgan32 at width 1/8: DoR 99, 124, 48, -32, -240, so auto binarizes projection, deconv1-2.
 SMALL = dict(resolution=32, width=0.125)
@@ -60,16 +60,7 @@ SLOW_PAIRS = {("H", "xnor")} | {(s, "bwn") for s in SETTINGS if s not in ("G", "
 
 @pytest.mark.parametrize(
     "setting,scheme",
-    [
-        pytest.param(
-            setting,
-            scheme,
-            id=f"{setting}-{scheme}",
-            marks=pytest.mark.slow if (setting, scheme) in SLOW_PAIRS else (),
-        )
-        for setting in SETTINGS
-        for scheme in ("xnor", "bwn")
-    ],
+    every_setting_and_scheme(fast={(s, c) for s in SETTINGS for c in SCHEMES} - SLOW_PAIRS),
 )
 def test_conversion_puts_binary_ops_exactly_where_the_plan_binarizes(setting, scheme):
     plan = _plan(setting)

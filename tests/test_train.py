@@ -8,14 +8,14 @@ import warnings
 
 from pbgan.cli import main
 from pbgan.runs import RunError, run_generator
-from pbgan.settings import SETTINGS, NegativeDoRWarning
+from pbgan.settings import NegativeDoRWarning
 from pbgan.train.run import TrainConfig, train
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from click.testing import CliRunner
-from conftest import TINY
+from conftest import TINY, every_setting_and_scheme
 
 ARTEFACTS = [
     "config.json",
@@ -47,19 +47,7 @@ def _history(run_dir):
 FAST_PAIRS = {("A", "xnor"), ("G", "xnor"), ("G", "bwn"), ("auto", "xnor"), ("auto", "bwn")}
 
 
-@pytest.mark.parametrize(
-    "setting,scheme",
-    [
-        pytest.param(
-            setting,
-            scheme,
-            id=f"{setting}-{scheme}",
-            marks=() if (setting, scheme) in FAST_PAIRS else pytest.mark.slow,
-        )
-        for setting in SETTINGS
-        for scheme in ("xnor", "bwn")
-    ],
-)
+@pytest.mark.parametrize("setting,scheme", every_setting_and_scheme(fast=FAST_PAIRS))
 def test_every_setting_and_scheme_trains_and_writes_its_artefacts(setting, scheme, trained_run):
     run_dir, result = trained_run(setting, scheme)
     assert result.stopped is None and result.epochs_done == 1
