@@ -125,7 +125,7 @@ def deploy(run: Path, out: Path) -> dict:
 
 def collect(sources: list[Path], out: Path) -> dict[str, dict[int, dict]]:
     """Copy each finished run's summary into ``out/runs`` and read every summary there."""
-    runs_dir = out / "runs"
+    runs_dir = out / "summaries"
     for source in sources:
         for run in sorted(p for p in source.glob("*_seed*") if (p / "eval.json").is_file()):
             dest = runs_dir / run.name
@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         {"recipe": RECIPE, "eval_n": EVAL_N, "machine": machine_info(), "results": results},
     )
     atomic_write_text(out / "table.md", table(results) + "\n")
-    samples_figure(results, out / "runs", out / "samples.png")
+    samples_figure(results, out / "summaries", out / "samples.png")
     pareto_figure(results, out / "pareto.png")
     print(table(results))
     return 0
