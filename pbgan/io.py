@@ -1,4 +1,5 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+"""Atomic file writes (a reader sees the old file or the new one, never half of one), and
+JSON records kept under the key that produced them (:func:`cached`, :func:`store`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_text", "honour_umask"]
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "cached",
+    "honour_umask",
+    "store",
+]
 
 
 def honour_umask(path: str | os.PathLike) -> None:
@@ -47,3 +55,27 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def cached(path: str | os.PathLike, key: dict) -> dict | None:
+    """The record at ``path`` if :func:`store` wrote it under ``key``, else ``None``.
+
+    Finished work (an evaluation, a benchmark) is reused only when the key that produced
+    it (data, ``n``, seed, epochs trained, ...) equals the one asked for; a damaged file
+    is recomputed, never trusted.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        saved = json.loads(path.read_text())
+    except ValueError:
+        return None
+    return saved if isinstance(saved, dict) and saved.get("key") == key else None
+
+
+def store(path: str | os.PathLike, key: dict, value: dict) -> dict:
+    """Write ``value`` under ``key`` atomically; returns the record as :func:`cached` reads it."""
+    record = {"key": key, **value}
+    atomic_write_json(path, record)
+    return record

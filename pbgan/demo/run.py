@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pbgan.io import atomic_write_json
+from pbgan.io import cached, store
 from pbgan.settings import ARCHITECTURES
 
 __all__ = ["DemoConfig", "Model", "run_demo"]
@@ -118,15 +118,13 @@ def _evaluate(tflite: Path, config: DemoConfig, report: Report) -> dict[str, Any
 
     out = tflite.with_suffix(".eval.json")
     key = {"sha256": _sha256(tflite), "n": config.eval_n, "seed": config.seed}
-    if out.is_file():
-        saved = json.loads(out.read_text())
-        if saved.get("key") == key:
-            return saved
+    record = cached(out, key)
+    if record is not None:
+        return record
     report(f"demo: score {tflite.name} as deployed ({config.eval_n} images, SWD and MS-SSIM)")
-    result = evaluate_source(tflite, data="synthetic", n=config.eval_n, seed=config.seed)
-    result["key"] = key
-    atomic_write_json(out, result)
-    return result
+    return store(
+        out, key, evaluate_source(tflite, data="synthetic", n=config.eval_n, seed=config.seed)
+    )
 
 
 def _samples(tflite: Path, config: DemoConfig) -> Path:

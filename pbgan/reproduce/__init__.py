@@ -32,7 +32,6 @@ The modules, in the order data flows through them:
 
 =================  =================================================================
 ``plan``           options (:class:`ReproduceConfig`) and the runs they ask for
-``cache``          finished work, keyed by what produced it
 ``summaries``      where a run is found; its small summary, exported and reused
 ``redundancy``     Table 1 (DoR per layer) and the Fig. 2 experiment
 ``stages``         train, evaluate, convert and bench one run

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pbgan.io import cached, store
 from pbgan.paper import TABLE1_DOR
-from pbgan.reproduce.cache import cached, store
 from pbgan.reproduce.plan import SINGLE_LAYER, ReproduceConfig
 from pbgan.settings import get_setting
 

@@ -2,7 +2,7 @@
 
 Each stage reuses finished work: training resumes from its checkpoint
 (``pbgan.train.run.train``), and the evaluation, noise floor, conversion and benchmark
-are cached by :mod:`pbgan.reproduce.cache` under what produced them. A run found as a
+are cached by :func:`pbgan.io.cached` under what produced them. A run found as a
 summary (:mod:`pbgan.reproduce.summaries`) is read, never trained or written into. A run
 whose training stopped on a non-finite loss is resumed from its last good epoch next time.
 """
@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pbgan.io import cached, store
 from pbgan.metrics.evaluate import (
     RealSets,
     generated_quality,
@@ -23,7 +24,6 @@ from pbgan.metrics.evaluate import (
     noise_floor,
 )
 from pbgan.plots import save_grid
-from pbgan.reproduce.cache import cached, store
 from pbgan.reproduce.plan import EVAL_SEED, ReproduceConfig, ReproduceError, RunSpec
 from pbgan.reproduce.summaries import (
     BENCH,
