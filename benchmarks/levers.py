@@ -28,10 +28,11 @@ from pathlib import Path
 
 RECIPE = [
     "--arch", "dcgan32", "--width", "0.25", "--epochs", "12", "--steps-per-epoch", "150",
-    "--batch-size", "64",
+    "--batch-size", "64", "--recipe", "plain",  # every lever explicit
 ]  # fmt: skip
 EVAL_N = 2048
-# name: (setting, scheme, lever flags; {A} is the float teacher run of the same seed)
+# name: (setting, scheme, lever flags; {V} is the run of variant V with the same seed,
+# e.g. {A} the float teacher)
 VARIANTS: dict[str, tuple[str, str, list[str]]] = {
     "A": ("A", "xnor", []),
     "A_ema": ("A", "xnor", ["--ema", "0.995"]),
@@ -55,6 +56,9 @@ VARIANTS: dict[str, tuple[str, str, list[str]]] = {
     "F_init_distill_ema": (
         "F", "xnor", ["--init-from", "{A}", "--teacher", "{A}", "--ema", "0.995"],
     ),
+    "ema_teacher": (
+        "auto", "xnor", ["--init-from", "{A_ema}", "--teacher", "{A_ema}", "--ema", "0.995"],
+    ),
     "init_distill_shortcut_ema": (
         "auto", "xnor", ["--init-from", "{A}", "--teacher", "{A}", "--shortcut", "--ema", "0.995"],
     ),
@@ -75,11 +79,14 @@ def _pin(core: int | None) -> None:
 def run_variant(name: str, seed: int, root: Path, core: int | None) -> Path:
     """Train and score one variant for one seed (reused when finished)."""
     setting, scheme, levers = VARIANTS[name]
-    teacher = root / f"A_seed{seed}"
-    if any("{A}" in flag for flag in levers):
-        run_variant("A", seed, root, core)
+    flags = []
+    for flag in levers:
+        if flag.startswith("{") and flag.endswith("}"):
+            flag = str(run_variant(flag[1:-1], seed, root, core))
+        flags.append(flag)
     out = root / f"{name}_seed{seed}"
-    flags = [flag.replace("{A}", str(teacher)) for flag in levers]
+    if (out / "eval.json").is_file():  # trained and scored (e.g. a teacher from reproduce)
+        return out
     train = _pbgan() + ["train", "--setting", setting, "--scheme", scheme, *RECIPE]
     train += ["--seed", str(seed), "--out", str(out), *flags]
     subprocess.run(train, check=True, preexec_fn=lambda: _pin(core))

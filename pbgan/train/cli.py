@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -52,10 +53,18 @@ import click
 )
 @click.option(
     "--ema",
-    default=0.0,
-    show_default=True,
+    default=None,
     type=float,
-    help="Average the generator's weights with this decay (e.g. 0.999); 0 turns it off.",
+    help="Average the generator's weights with this decay (0 turns it off). Default: "
+    "0.995 in the deployable recipe, off in the plain one.",
+)
+@click.option(
+    "--recipe",
+    type=click.Choice(["deployable", "plain"]),
+    help="deployable (the default for a binarizing setting with an xnor scheme): train a "
+    "float teacher A in OUT/teacher, then the binary generator starting from it, "
+    "distilling from it, with --ema 0.995. plain (the default otherwise): one stage, "
+    "the paper's training.",
 )
 @click.option(
     "--jit/--no-jit",
@@ -65,25 +74,38 @@ import click
     help="XLA-compile the train step.",
 )
 @one_line_errors(ValueError)
-def train(run_dir: str, **options) -> None:
-    """Train a partially binarized GAN; running it again resumes the run."""
+def train(run_dir: str, recipe: str | None, ema: float | None, **options) -> None:
+    """Train a partially binarized GAN; running it again resumes the run.
+
+    A generator that deploys as binary ops (xnor, a setting that binarizes) is trained
+    with the deployable recipe by default: see --recipe.
+    """
+    from pbgan.runs import check_identity
+    from pbgan.train.recipe import plan_stages
     from pbgan.train.run import TrainConfig, train
 
     import tensorflow as tf
 
     # larq's quantized variables trip an AutoGraph notice on every run; it is harmless.
     tf.get_logger().setLevel("ERROR")
-    result = train(TrainConfig(**options), run_dir)
-    if result.stopped:
-        raise click.ClickException(
-            f"training stopped: {result.stopped}; the last good checkpoint (epoch "
-            f"{result.epochs_done}) in {run_dir} is intact: lower --lr and resume"
+    stages = plan_stages(TrainConfig(**options), run_dir, recipe, ema)
+    for stage in stages:  # refuse a later stage before an earlier one trains
+        stage.config.validate()
+        check_identity(stage.run_dir, dataclasses.asdict(stage.config))
+    for stage in stages:
+        if stage.label:
+            click.echo(f"{run_dir}: {stage.label} in {stage.run_dir}")
+        result = train(stage.config, stage.run_dir)
+        if result.stopped:
+            raise click.ClickException(
+                f"training stopped: {result.stopped}; the last good checkpoint (epoch "
+                f"{result.epochs_done}) in {stage.run_dir} is intact: lower --lr and resume"
+            )
+        last = result.history[-1] if result.history else None
+        summary = (
+            f"; last epoch d_loss {last['d_loss']:.3f} g_loss {last['g_loss']:.3f}" if last else ""
         )
-    last = result.history[-1] if result.history else None
-    summary = (
-        f"; last epoch d_loss {last['d_loss']:.3f} g_loss {last['g_loss']:.3f}" if last else ""
-    )
-    click.echo(f"{run_dir}: {result.epochs_done} epochs done{summary}")
+        click.echo(f"{stage.run_dir}: {result.epochs_done} epochs done{summary}")
 
 
 def _load_generator(run: str):
