@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "UnwritableError",
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
     "cached",
+    "check_writable",
     "honour_umask",
     "store",
 ]
@@ -79,3 +81,31 @@ def store(path: str | os.PathLike, key: dict, value: dict) -> dict:
     record = {"key": key, **value}
     atomic_write_json(path, record)
     return record
+
+
+class UnwritableError(ValueError):
+    """An output path that cannot be created or written; the message names the fix."""
+
+
+def check_writable(path: str | os.PathLike, option: str, *, file: bool = False) -> Path:
+    """Refuse, before minutes of work, an output that could not be written at the end.
+
+    ``path`` (a folder to create or write into; with ``file``, a file to write in its
+    folder) need not exist yet: the nearest existing folder on its way must then be one
+    this process may write (``os.access`` also sees a read-only file system). ``option``
+    names the flag in the message, e.g. ``--report``.
+    """
+    path = Path(path)
+    existing = path.parent if file else path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UnwritableError(
+            f"{option} {path}: {existing} is a file, not a folder; pass another path"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UnwritableError(
+            f"{option} {path}: {existing} is not writable; pass a path you can write "
+            f"(or chmod u+w {existing})"
+        )
+    return path

@@ -276,6 +276,10 @@ def evaluate_source(
     """
     if n < 2:
         raise EvaluationError(f"-n {n}: evaluation needs at least 2 images per set")
+    if data is not None and not data.strip():
+        raise EvaluationError(
+            "--data is empty: pass --data synthetic, an image folder, or a CelebA folder or zip"
+        )
     start = time.perf_counter()
     gen = load_generator(source)
     data = data or gen.info.get("data")

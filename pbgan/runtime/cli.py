@@ -85,7 +85,8 @@ def _positive_seconds(ctx: click.Context, param: click.Parameter, value: float) 
 
 
 @click.command("bench")
-@click.argument("models", nargs=-1, required=True, type=click.Path(path_type=Path))
+# Not required=True: `--adb MODEL` hands click's check no models (see _adb_models).
+@click.argument("models", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--baseline",
     type=click.Path(path_type=Path),
@@ -113,7 +114,7 @@ def _positive_seconds(ctx: click.Context, param: click.Parameter, value: float) 
 @click.option(
     "--report",
     "report_dir",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=click.Path(path_type=Path),  # checked by check_writable, naming the fix
     help="Write report.md, report.json and report.png into this folder.",
 )
 @click.option("--ssh", "ssh_target", metavar="USER@HOST", help="Run on this host over ssh.")
@@ -126,7 +127,7 @@ def _positive_seconds(ctx: click.Context, param: click.Parameter, value: float) 
     flag_value="",
     default=None,
     metavar="[SERIAL]",
-    help="Run on an Android device over adb (the only one, or SERIAL; write it after MODELS).",
+    help="Run on an Android device over adb (the only one, or SERIAL).",
 )
 @click.option(
     "--benchmark-binary",
@@ -166,14 +167,23 @@ def bench(
     without XNNPACK, for float graphs) at each thread count, and the fastest counts.
     With --ssh or --adb the same runs happen on the device through lce_benchmark_model.
     """
+    from pbgan.io import check_writable
     from pbgan.runtime import remote
     from pbgan.runtime.compare import local_rows, remote_rows
-    from pbgan.runtime.report import summarize, write_report
+    from pbgan.runtime.report import summarize, write_report_or_fallback
 
+    models, adb_serial = _adb_models(models, adb_serial)
     threads_list = parse_threads(threads)
     configs_list = _names(configs)
     is_remote = _device(ssh_target, adb_serial, benchmark_binary)
     plan = _plan(models, baseline, configs_list, is_remote=is_remote)
+    if report_dir is not None:
+        check_writable(report_dir, "--report")  # before the timing, not after it
+    if baseline is None:
+        _progress(
+            f"no --baseline: timing {', '.join(p[1] for p in plan)} without a float "
+            "baseline, so no speedups (pass --baseline FLOAT.tflite for them)"
+        )
     if ssh_target:
         runner = remote.SshRunner(ssh_target, port=ssh_port, identity=identity, timeout=timeout)
     elif is_remote:
@@ -186,19 +196,36 @@ def bench(
         rows = local_rows(plan, threads=threads_list, runs=runs, warmup=warmup, memory=memory)
 
     baseline_label = plan[0][1] if baseline else None
-    summary = summarize(rows, baseline_label)
+    _emit(summarize(rows, baseline_label), as_json=as_json)  # the results first, whatever follows
     if report_dir is not None:
-        written = write_report(rows, baseline_label, report_dir)
+        written, failure = write_report_or_fallback(rows, baseline_label, report_dir)
+        if failure:
+            raise UsageFailure(
+                f"cannot write the report into {report_dir} ({failure}); it was written to "
+                f"{written['markdown'].parent} instead: copy it from there"
+            )
         _progress("report: " + ", ".join(str(p) for p in written.values()))
-    _emit(summary, as_json=as_json)
+
+
+def _adb_models(
+    models: tuple[Path, ...], adb_serial: str | None
+) -> tuple[tuple[Path, ...], str | None]:
+    """``(models, serial)`` with a model click took as ``--adb``'s serial given back.
+
+    ``--adb`` takes an optional value, so ``bench --adb gen.tflite`` reads the model as a
+    serial; a serial never names a flatbuffer, so it means the only device.
+    """
+    if adb_serial and (adb_serial.endswith(".tflite") or Path(adb_serial).is_file()):
+        models, adb_serial = (Path(adb_serial), *models), ""
+    if not models:
+        raise UsageFailure(
+            "no MODEL given: pass one or more .tflite files written by `pbgan convert`"
+        )
+    return models, adb_serial
 
 
 def _device(ssh_target: str | None, adb_serial: str | None, benchmark_binary: Path | None) -> bool:
     """Validate the device options; True when the runs happen on a device."""
-    if adb_serial is not None and adb_serial.endswith(".tflite"):
-        raise UsageFailure(
-            f"--adb took {adb_serial} as its serial; write --adb after the models or --adb=SERIAL"
-        )
     if ssh_target and adb_serial is not None:
         raise UsageFailure("--ssh and --adb exclude each other; pick one device")
     is_remote = bool(ssh_target) or adb_serial is not None

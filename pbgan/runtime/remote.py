@@ -358,10 +358,21 @@ class SshRunner(_Runner):
     def _push(self, local: Path, remote_dir: str) -> None:
         scp = _require("scp", "install openssh-client")
         port = ["-P", str(self.port)] if self.port else []
-        self._run(
-            [scp, "-q", *self.common, *port, str(local), f"{self.target}:{remote_dir}/"],
-            f"copying {local.name}",
-        )
+        argv = [scp, "-q", *self.common, *port, str(local), f"{self.target}:{remote_dir}/"]
+        what = f"copying {local.name}"
+        proc = _run_bounded(argv, timeout=self.timeout, target=self.target, what=what)
+        if proc.returncode == 255:
+            # ssh reached the host a moment ago (mktemp), so this is the copy itself: the
+            # scp of OpenSSH >= 9 speaks SFTP, which a host without an sftp server (dropbear,
+            # minimal images) closes. -O is the original scp protocol.
+            argv = [scp, "-O", *argv[1:]]
+            proc = _run_bounded(argv, timeout=self.timeout, target=self.target, what=what)
+        if proc.returncode != 0:
+            raise RemoteError(
+                f"{what} to {self.target} failed: {_last_line(proc.stderr + proc.stdout)}; "
+                "check the host's free space in /tmp, and that scp works there (scp of "
+                "OpenSSH >= 9 needs its sftp server: install openssh-sftp-server)"
+            )
 
 
 class AdbRunner(_Runner):

@@ -15,6 +15,7 @@ Ratios are "times better than the baseline", so > 1 is a win:
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,13 @@ from pbgan.markdown import md_table, text_table
 from pbgan.plots import new_figure, save_figure
 from pbgan.tflite_graph import format_bytes
 
-__all__ = ["ModelBench", "format_table", "summarize", "write_report"]
+__all__ = [
+    "ModelBench",
+    "format_table",
+    "summarize",
+    "write_report",
+    "write_report_or_fallback",
+]
 
 _KIB = 1024
 
@@ -189,12 +196,25 @@ def format_table(rows: Sequence[dict[str, Any]], *, markdown: bool = False) -> s
     return (md_table if markdown else text_table)(_COLUMNS, body)
 
 
+def _where_line(summary: dict[str, Any]) -> str:
+    """Where the rows ran: ``machine`` describes this machine, which times only local rows."""
+    here = machine_line(summary["machine"])
+    devices = sorted({r["where"] for r in summary["rows"]} - {"local"})
+    if not devices:
+        return f"Machine: {here}."
+    named = ", ".join(f"`{d}`" for d in devices)
+    if all(r["where"] != "local" for r in summary["rows"]):
+        return f"Device: {named} (`lce_benchmark_model`); driven from {here}."
+    return f"Machine (local rows): {here}. Device (other rows): {named} (`lce_benchmark_model`)."
+
+
 def _markdown(summary: dict[str, Any]) -> str:
     base = summary["baseline"]
     parts = [
         "# Latency and memory",
         "",
-        f"Machine (local rows): {machine_line(summary['machine'])}. Baseline: "
+        _where_line(summary)
+        + " Baseline: "
         + (f"`{base}`, its fastest float configuration." if base else "none given."),
         "Ratios are baseline / model (> 1 is better); `*` marks the fastest configuration "
         "of a model at a thread count. Latency is the median of the timed runs (local) or "
@@ -284,3 +304,19 @@ def write_report(
     atomic_write_json(paths["json"], summary)
     _chart(summary, paths["png"])
     return paths
+
+
+def write_report_or_fallback(
+    results: Sequence[ModelBench], baseline_name: str | None, out_dir: str | Path
+) -> tuple[dict[str, Path], str | None]:
+    """:func:`write_report` into ``out_dir``, or into a new temporary folder when that fails.
+
+    Finished timings are never lost to a full disk or a folder made read-only during the
+    run. Returns the paths written and, after a fallback, why ``out_dir`` failed.
+    """
+    try:
+        return write_report(results, baseline_name, out_dir), None
+    except OSError as err:
+        why = f"{err.strerror or type(err).__name__}: {err.filename or out_dir}"
+    fallback = Path(tempfile.mkdtemp(prefix="pbgan-bench-report-"))
+    return write_report(results, baseline_name, fallback), why
