@@ -12,6 +12,7 @@ binary ops). The output folder then holds::
         generator.tflite, .json              main runs: the conversion and its manifest
         bench.json                           main runs: local latency, every configuration
     summaries/<run>/                         small summaries of runs (``--summaries-to``)
+    generators/A_seed0.keras, ...            exported: the float A and xnor auto generators
     noise_floor_r<res>.json                  real-vs-real SWD and real MS-SSIM
     real_samples_r<res>.png                  the first real images of the evaluation set
     binarization_error.json                  the Fig. 2 experiment
@@ -21,7 +22,11 @@ binary ops). The output folder then holds::
 Every stage is cached: training resumes (``pbgan.train.run.train``); evaluation, noise
 floor, conversion and benchmark results are JSON files keyed by what produced them; a
 run whose summary (config, history, evaluation, last samples) is in the folder is reused
-without its checkpoints. ``--jobs N`` trains N runs side by side, one core each.
+without its checkpoints. ``--jobs N`` trains N runs side by side, one core each. A
+planned run not in the folder (or not trained to ``--epochs``) is never evaluated or
+converted: the report lists it, marks its setting x scheme *not run* when no seed is
+left, and gives every number with its count of seeds, so ``--no-train`` reports over
+a reproduction done in batches.
 
 Numbers over seeds are aggregated by :mod:`~pbgan.reproduce.stats` (mean, sample SD,
 pooled SD), and the report's "which of the paper's inferences hold here" section states

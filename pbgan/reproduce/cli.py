@@ -76,13 +76,15 @@ def _ints(text: str, option: str, example: str) -> tuple[int, ...]:
 @click.option(
     "--summaries-to",
     type=click.Path(file_okay=False),
-    help="Also copy each run's small summary (no checkpoints) to DIR/summaries/ and "
-    "rebuild the report in DIR from them alone; --out DIR later reuses them.",
+    help="Also copy each finished run's small summary (no checkpoints) to DIR/summaries/ "
+    "and the first seed's A and xnor auto generators to DIR/generators/, and rebuild the "
+    "report in DIR from them alone; --out DIR later reuses them.",
 )
 @click.option(
     "--no-train",
     is_flag=True,
-    help="Train nothing: report on the runs and summaries OUT already holds.",
+    help="Train nothing: report on the finished runs and summaries OUT already holds "
+    "(runs missing or part-way are listed, not evaluated).",
 )
 @one_line_errors(ValueError, OSError)
 def reproduce(

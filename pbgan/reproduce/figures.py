@@ -1,6 +1,7 @@
 """The reproduction's figures (paper Figs 5, 6, 8-10 and 12, and SWD per level), drawn
 from the run records of ``report.json``: every point is a mean over seeds with its
-standard deviation, every seed's value is drawn too, and every figure carries the
+standard deviation, every seed's value is drawn too (a dot, or a thin line for the
+losses), each setting is labelled with its number of seeds, and every figure carries the
 caption of :func:`pbgan.reproduce.records.model_caption`.
 
 Fig. 2 is drawn by :func:`pbgan.reproduce.redundancy.binarization_experiment`. Every
@@ -20,7 +21,7 @@ from pbgan.plots import new_figure, save_figure
 from pbgan.reproduce.plan import SINGLE_LAYER
 from pbgan.reproduce.records import by_setting, model_caption, quality, spread
 from pbgan.reproduce.redundancy import FIG2, paper_single_layer_dors, single_layer_dors
-from pbgan.reproduce.stats import Spread, aggregate
+from pbgan.reproduce.stats import Spread, aggregate, seeds_label
 from pbgan.reproduce.summaries import EVAL_SAMPLES
 from pbgan.settings import SETTINGS
 
@@ -81,7 +82,8 @@ def plot_swd_vs_dor(
             xs, names = [p[0] for p in points], [p[1] for p in points]
             _errorbar(ax, xs, [values[s] for s in names], fmt="o-", color=colour, label=scheme)
             for x, s in points:
-                ax.annotate(s, (x, values[s].mean), textcoords="offset points", xytext=(4, 4))
+                label = f"{s} (n={values[s].n})"
+                ax.annotate(label, (x, values[s].mean), textcoords="offset points", xytext=(4, 4))
         if "A" in values:
             a = values["A"]
             ax.axhline(a.mean, color=colour, ls=":", lw=1, label=f"{scheme} A (mean ± SD)")
@@ -105,7 +107,7 @@ def plot_swd_vs_dor(
 
 def plot_swd_vs_resolution(runs: list[dict], floors: dict[int, float], path: Path, caption=""):
     """Paper Fig. 12: average SWD against resolution, one line per setting, per scheme."""
-    schemes = _schemes(runs)
+    schemes = _schemes(runs) or ["none"]  # nothing run yet: empty axes
     fig, axes = new_figure(1, len(schemes), figsize=(5.5 * len(schemes), 4), squeeze=False)
     archs = list(dict.fromkeys(r["architecture"] for r in runs))
     for ax, scheme in zip(axes[0], schemes, strict=True):
@@ -117,7 +119,9 @@ def plot_swd_vs_resolution(runs: list[dict], floors: dict[int, float], path: Pat
         for setting in sorted(lines, key=list(SETTINGS).index):
             points = sorted(lines[setting], key=lambda p: p[0])
             xs, spreads = [p[0] for p in points], [p[1] for p in points]
-            _errorbar(ax, xs, spreads, fmt="o-", color=_colour(setting), label=setting)
+            n = "/".join(str(x) for x in dict.fromkeys(s.n for s in spreads))
+            label = f"{setting} (n={n})"
+            _errorbar(ax, xs, spreads, fmt="o-", color=_colour(setting), label=label)
         sizes = sorted(floors)
         ax.plot(sizes, [floors[s] for s in sizes], "kx--", lw=1, label="noise floor")
         ax.set_xscale("log", base=2)
@@ -144,11 +148,12 @@ def _loss_band(group: list[dict], key: str) -> tuple[list[int], np.ndarray, np.n
 
 
 def plot_losses(runs: list[dict], path: Path, caption: str = "") -> Path:
-    """Paper Figs 8-10: D and G loss per epoch, mean over seeds with a ±SD band."""
+    """Paper Figs 8-10: D and G loss per epoch, mean over seeds with a ±SD band, and each
+    seed's curve as a thin line."""
     from matplotlib.ticker import MaxNLocator
 
     main = [r for r in runs if r["main"]]
-    schemes = _schemes(main)
+    schemes = _schemes(main) or ["none"]
     fig, axes = new_figure(
         2, len(schemes), figsize=(5.5 * len(schemes), 6.5), squeeze=False, sharex=True
     )
@@ -160,16 +165,27 @@ def plot_losses(runs: list[dict], path: Path, caption: str = "") -> Path:
                 if not epochs:
                     continue
                 colour = _colour(setting)
-                label = f"{setting} (n={len(group)})"
                 ax.errorbar(
-                    epochs, mean, yerr=sd, fmt="o-", ms=3, capsize=2, color=colour, label=label
+                    epochs,
+                    mean,
+                    yerr=sd,
+                    fmt="o-",
+                    ms=3,
+                    capsize=2,
+                    color=colour,
+                    label=f"{setting} ({seeds_label(len(group))})",
                 )
                 ax.fill_between(epochs, mean - sd, mean + sd, color=colour, alpha=0.15, lw=0)
+                for r in group:
+                    h = [(int(x["epoch"]), float(x[key])) for x in r["history"] if key in x]
+                    if h:
+                        ax.plot(*zip(*h, strict=True), "-", color=colour, lw=0.6, alpha=0.4)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylabel(f"{label} loss")
             ax.set_title(f"{label} loss per setting ({scheme}), mean ± SD over seeds", fontsize=9)
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
+            if ax.get_legend_handles_labels()[0]:  # no legend on an empty axis (nothing run)
+                ax.legend(fontsize=7)
         axes[-1, col].set_xlabel("epoch")
     _caption(fig, caption)
     return save_figure(fig, path)
@@ -200,11 +216,13 @@ def plot_swd_levels(runs: list[dict], path: Path, caption: str = "") -> Path:
                 xs, [s.mean for s in spreads], width, color=f"C{j}", alpha=0.6, label=f"{level}px"
             )
             _errorbar(ax, xs, spreads, fmt="none", color="k")
-        ax.set_xticks(range(len(groups)), list(groups))
+        ticks = [f"{s} ({seeds_label(len(g))})" for s, g in groups.items()]
+        ax.set_xticks(range(len(groups)), ticks)
         ax.set_ylabel("SWD x1e3 (mean ± SD)")
         ax.set_title(f"SWD per pyramid level per setting ({scheme})", fontsize=9)
         ax.grid(alpha=0.3, axis="y")
-        ax.legend(title="level (dots: seeds)", fontsize=7)
+        if levels:
+            ax.legend(title="level (dots: seeds)", fontsize=7)
     _caption(fig, caption)
     return save_figure(fig, path)
 
@@ -263,7 +281,7 @@ def _sample_rows(out: Path, runs: list[dict], resolution: int) -> list:
             if key in shared:  # a shared run (A) gets one row for every scheme it serves
                 continue
             shared.add(key)
-            label = f"{'/'.join(group[0]['schemes'])} {setting}"
+            label = f"{'/'.join(group[0]['schemes'])} {setting}\n{seeds_label(len(group))}"
             rows.append(
                 (label, [(f"seed {r['seed']}", out / r["dir"] / EVAL_SAMPLES) for r in group])
             )

@@ -11,12 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 from pbgan.machine import machine_line
-from pbgan.reproduce.records import model_caption
-from pbgan.reproduce.rules import DISAGREE, NOT_DECIDED
+from pbgan.reproduce.plan import deploys
+from pbgan.reproduce.records import model_caption, quality
+from pbgan.reproduce.rules import DISAGREE, NOT_DECIDED, deployable_gap
 from pbgan.reproduce.stats import MIN_SEEDS, VERDICT_RULE
 from pbgan.reproduce.tables import (
+    NOT_RUN,
     binarization_table,
+    coverage_table,
     deploy_label,
+    few_seeds,
+    missing_lines,
     resolution_table,
     runs_table,
     table1,
@@ -54,6 +59,69 @@ def _seeds(c: dict) -> list[int]:
     return list(c.get("seeds", [c.get("seed", 0)]))
 
 
+def _coverage(summary: dict[str, Any]) -> list[str]:
+    """What the report stands on: the seeds of each setting x scheme, what is missing."""
+    lines = [
+        "## Seeds per setting and scheme",
+        "",
+        f"Finished runs found at {summary['config']['architecture']} (every table and "
+        f"figure below is over these). *{NOT_RUN}*: no finished run of that setting x scheme; "
+        "it is left out of every aggregate and verdict.",
+        "",
+        coverage_table(summary),
+    ]
+    missing = missing_lines(summary)
+    if missing:
+        lines += [
+            "",
+            "Asked for by the command but not in this folder, so neither evaluated nor "
+            "converted here (not trained, or not trained to the last epoch):",
+            "",
+            *missing,
+        ]
+    few = few_seeds(summary)
+    if few:
+        lines += [
+            "",
+            f"Fewer than {MIN_SEEDS} seeds: {', '.join(few)}. Their numbers are shown with "
+            f"their seed count; no verdict is decided on them (*{NOT_DECIDED}*).",
+        ]
+    return lines
+
+
+def _gap(summary: dict[str, Any]) -> list[str]:
+    """The deployable gap, in plain words: xnor auto against the float A."""
+    schemes = [s for s in summary["config"]["schemes"] if deploys(s)]
+    entries = deployable_gap(quality(summary["runs"]), schemes)
+    lines = [
+        "## The deployable gap — auto vs A",
+        "",
+        "The generator that deploys as binary ops is `auto` under "
+        f"{', '.join(deploy_label(s) for s in schemes) or 'a binary scheme (none run)'}; "
+        "A is the float generator. Mean ± SD over seeds, each seed's value, and the verdict "
+        "rule below.",
+        "",
+    ]
+    for e in entries:
+        lines.append(f"- **{e['scheme']} auto vs A**: {e['text']}.")
+    return lines
+
+
+def _generators(summary: dict[str, Any]) -> list[str]:
+    kept = summary["files"].get("generators", [])
+    if not kept:
+        return [
+            "No generator file is kept in this folder: the runs' summaries hold their "
+            "configuration, losses, evaluation and samples, not their weights."
+        ]
+    listed = ", ".join(f"`{p}`" for p in kept)
+    return [
+        f"Generator files kept in this folder: {listed} (Keras, the first finished seed of "
+        "each; `pbgan convert <file> --setting <setting> -o model.tflite` converts one). "
+        "Every other run is here as its summary only (`summaries/`, no checkpoints)."
+    ]
+
+
 def render_report(summary: dict[str, Any]) -> str:
     """REPORT.md from the summary that report.json holds."""
     c = summary["config"]
@@ -67,7 +135,8 @@ def render_report(summary: dict[str, Any]) -> str:
         f" With {len(seeds)} seed(s) no order can be decided: every measured verdict is "
         f"*{NOT_DECIDED}*; pass --seeds with at least {MIN_SEEDS} seeds."
         if len(seeds) < MIN_SEEDS
-        else ""
+        else f" Settings with fewer than {MIN_SEEDS} seeds here decide nothing (see 'Seeds "
+        "per setting and scheme')."
     )
     return "\n".join(
         [
@@ -88,6 +157,10 @@ def render_report(summary: dict[str, Any]) -> str:
             "one run; numbers are mean ± SD over seeds with each seed's value. The paper "
             "trains the full-width 64x64 DCGAN on CelebA: numbers at a smaller scale test "
             "the direction of its findings, not their size.",
+            "",
+            *_generators(summary),
+            "",
+            *_coverage(summary),
             "",
             "## Table 1 — Degree of redundancy per layer",
             "",
@@ -111,6 +184,8 @@ def render_report(summary: dict[str, Any]) -> str:
             caption,
             "",
             table4(summary),
+            "",
+            *_gap(summary),
             "",
             "## Which of the paper's inferences hold here",
             "",

@@ -15,6 +15,10 @@ A verdict is one of
 The same rules run on the paper's Table 3 with :data:`~pbgan.reproduce.stats.POINT`
 (one value per setting, no spread, no MS-SSIM), so a reader sees what the paper's own
 numbers say beside what was measured.
+
+:func:`deployable_gap` states the one comparison a user of the binary model needs: the
+generator that deploys as binary ops (xnor ``auto``) against the float one (A), by the
+same rule.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import Any
 
 from pbgan.paper import G_VS_A_SWD_RATIO, TABLE3_SWD
 from pbgan.reproduce.plan import SINGLE_LAYER
-from pbgan.reproduce.stats import POINT, SEEDS, Evidence, Spread, aggregate
+from pbgan.reproduce.stats import POINT, SEEDS, Evidence, Spread, aggregate, fmt_spread
 
 __all__ = [
     "CLOSE",
@@ -36,6 +40,7 @@ __all__ = [
     "NOT_DECIDED",
     "RULES",
     "Rule",
+    "deployable_gap",
     "inferences",
 ]
 
@@ -240,3 +245,43 @@ def inferences(quality: dict[str, Metrics], dors: Dors, paper_dors: Dors) -> lis
         }
         for rule in RULES
     ]
+
+
+def _gap_text(m: Metrics, verdict: str) -> str:
+    auto, a = m["auto"], m["A"]
+    d = auto["swd"].mean - a["swd"].mean
+    parts = [
+        f"SWD x1e3 auto {fmt_spread(auto['swd'], 1)} vs A {fmt_spread(a['swd'], 1)}: "
+        f"auto - A = {d:+.1f} ({d / a['swd'].mean:+.0%} of A)"
+    ]
+    if auto.get("ms_ssim") and a.get("ms_ssim"):
+        dm = auto["ms_ssim"].mean - a["ms_ssim"].mean
+        parts.append(
+            f"MS-SSIM auto {fmt_spread(auto['ms_ssim'], 3)} vs A {fmt_spread(a['ms_ssim'], 3)}: "
+            f"auto - A = {dm:+.3f} (higher is less diverse)"
+        )
+    return "; ".join(parts) + f"; by the verdict rule: {verdict}"
+
+
+def deployable_gap(quality: dict[str, Metrics], schemes: list[str]) -> list[dict[str, Any]]:
+    """``auto`` against A under each scheme in ``schemes`` (those that deploy as binary
+    ops), mean ± SD of SWD and MS-SSIM over seeds and the rule's verdict.
+
+    Each entry: ``scheme``, ``verdict`` (``auto better than A``, ``auto worse than A``,
+    :data:`NOT_DECIDED`, :data:`DISAGREE` or ``not measured``), ``text`` (one plain
+    sentence of numbers) and ``detail`` (why the rule said so).
+    """
+    out = []
+    for scheme in schemes:
+        m = quality.get(scheme, {})
+        lacking = [s for s in ("auto", "A") if s not in m]
+        if lacking:
+            text = f"not measured: {' and '.join(lacking)} not run under {scheme}"
+            out.append({"scheme": scheme, "verdict": "not measured", "text": text, "detail": ""})
+            continue
+        verdict, detail = _better(m, "auto", "A", {}, SEEDS)
+        said = {HOLDS: "auto better than A", FAILS: "auto worse than A"}.get(verdict, verdict)
+        out.append(
+            {"scheme": scheme, "verdict": said, "text": _gap_text(m, said), "detail": detail}
+        )
+    return out

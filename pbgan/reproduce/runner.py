@@ -3,8 +3,12 @@ at a time), evaluate, convert and bench, draw the figures, write the report.
 
 :func:`run_reproduction` is what ``pbgan reproduce`` calls; :func:`export_reproduction`
 copies the small summary of every run (``--summaries-to``) and rebuilds the report from
-it alone. Progress messages go to ``report`` (one line each); a progress bar over the
-runs is drawn on stderr when it is a terminal, and the messages are written above it.
+it alone. A planned run that is not in the folder, or has not trained ``--epochs``
+epochs, is neither evaluated nor converted: it is listed as missing (``report.json``'s
+``missing``) and every table says which setting x scheme was not run, so a report over
+a reproduction done in batches shows what it stands on. Progress messages go to
+``report`` (one line each); a progress bar over the runs is drawn on stderr when it is
+a terminal, and the messages are written above it.
 """
 
 from __future__ import annotations
@@ -23,7 +27,14 @@ from pbgan.machine import machine_info
 from pbgan.metrics.evaluate import progress
 from pbgan.paper import TABLE1_DOR, TABLE3_SWD, TABLE4_F_INFERENCE_SPEEDUP, TABLE4_F_MEMORY_RATIO
 from pbgan.reproduce.figures import FIGURES, make_figures
-from pbgan.reproduce.plan import EVAL_SEED, ReproduceConfig, RunSpec, plan_runs
+from pbgan.reproduce.plan import (
+    EVAL_SEED,
+    ReproduceConfig,
+    RunSpec,
+    binarizes_nothing,
+    deploys,
+    plan_runs,
+)
 from pbgan.reproduce.pool import TrainTask, train_all
 from pbgan.reproduce.records import aggregate_runs, quality
 from pbgan.reproduce.redundancy import (
@@ -33,9 +44,16 @@ from pbgan.reproduce.redundancy import (
     single_layer_dors,
 )
 from pbgan.reproduce.report import render_report
-from pbgan.reproduce.rules import inferences
+from pbgan.reproduce.rules import deployable_gap, inferences
 from pbgan.reproduce.stages import RealImages, check_existing_run, finish_run, measure_noise_floor
-from pbgan.reproduce.summaries import export_summaries, last_epoch, locate, training_dir
+from pbgan.reproduce.summaries import (
+    export_generators,
+    export_summaries,
+    kept_generators,
+    last_epoch,
+    locate,
+    training_dir,
+)
 from pbgan.settings import ARCHITECTURES
 
 from tqdm import tqdm
@@ -83,7 +101,36 @@ def _train(out: Path, specs, dirs: dict[str, Path], config: ReproduceConfig, rep
         return train_all(tasks, config.jobs, say, bar.update)
 
 
-def _summary(config: ReproduceConfig, out: Path, runs: list[dict], floors, tables, binarization):
+def _missing(spec: RunSpec, run_dir: Path, config: ReproduceConfig, stopped) -> dict | None:
+    """Why a planned run is left out of the report (``None``: it is reported).
+
+    A run counts when it trained ``config.epochs`` epochs, or stopped early (non-finite
+    loss) in this invocation, which the runs table says; one part-way (being trained
+    elsewhere, or interrupted) is not evaluated at an epoch the others are not.
+    """
+    epochs = last_epoch(run_dir)
+    if epochs >= config.epochs or (epochs and stopped):
+        return None
+    return {
+        "name": spec.name,
+        "schemes": list(spec.schemes or (spec.scheme,)),
+        "setting": spec.setting,
+        "architecture": spec.architecture,
+        "main": spec.main,
+        "seed": spec.seed,
+        "reason": f"unfinished ({epochs} of {config.epochs} epochs)" if epochs else "not trained",
+    }
+
+
+def _summary(
+    config: ReproduceConfig,
+    out: Path,
+    runs: list[dict],
+    missing: list[dict],
+    floors,
+    tables,
+    binarization,
+):
     main_floor = floors[config.resolution]["noise_floor_x1e3"]["avg"]
     return {
         "command": config.command(),
@@ -106,15 +153,18 @@ def _summary(config: ReproduceConfig, out: Path, runs: list[dict], floors, table
         "noise_floor": {str(r): f for r, f in floors.items()},
         "noise_floor_main_x1e3": main_floor,
         "runs": runs,
+        "missing": missing,
         "aggregates": aggregate_runs(runs),
         "inferences": inferences(
             quality(runs), single_layer_dors(tables["chosen"]["layers"]), paper_single_layer_dors()
         ),
+        "deployable_gap": deployable_gap(quality(runs), [s for s in config.schemes if deploys(s)]),
         "binarization_error": binarization,
         "files": {
             "report": str(out / "REPORT.md"),
             "json": str(out / "report.json"),
             "figures": dict(FIGURES),
+            "generators": kept_generators(out),
         },
     }
 
@@ -139,21 +189,31 @@ def run_reproduction(
     binarization = binarization_experiment(out, report)
     trained = _train(out, specs, dirs, config, report) if train else {}
     runs: list[dict] = []
+    missing: list[dict] = []
     floors: dict[int, dict] = {}
     with _run_bar(len(specs), report, "evaluate") as (bar, say):
         for arch in config.architectures():
             reals = RealImages(config, ARCHITECTURES[arch], say)
             floors[reals.resolution] = measure_noise_floor(out, config, reals, say)
             for spec in (s for s in specs if s.architecture == arch):
-                tag = f"[{len(runs) + 1}/{len(specs)}] {spec.name} ({spec.architecture})"
+                done = len(runs) + len(missing)
+                tag = f"[{done + 1}/{len(specs)}] {spec.name} ({spec.architecture})"
                 stopped = trained.get(spec.name, {}).get("stopped")
-                runs.append(
-                    finish_run(spec, config, out, dirs[spec.name], reals, tag, say, stopped=stopped)
-                )
+                gap = _missing(spec, dirs[spec.name], config, stopped)
+                if gap is None:
+                    run_dir = dirs[spec.name]
+                    runs.append(
+                        finish_run(spec, config, out, run_dir, reals, tag, say, stopped=stopped)
+                    )
+                else:
+                    say(f"{tag}: {gap['reason']}: not evaluated, reported as missing")
+                    missing.append(gap)
                 bar.update()
             del reals
+    if missing:
+        report(f"reproduce: {len(missing)} of {len(specs)} planned runs missing from {out}")
     report("reproduce: figures and report")
-    summary = _summary(config, out, runs, floors, tables, binarization)
+    summary = _summary(config, out, runs, missing, floors, tables, binarization)
     make_figures(out, summary)
     summary["wall_seconds"] = round(time.perf_counter() - start, 1)
     atomic_write_json(out / "report.json", summary)
@@ -162,22 +222,47 @@ def run_reproduction(
     return summary
 
 
+# The generators kept beside an exported report: the float reference (a setting that
+# binarizes nothing) and ``auto`` under every scheme that deploys as binary ops.
+KEPT_SETTINGS = ("auto",)
+
+
+def _kept(specs: list[RunSpec], finished: set[str]) -> list[RunSpec]:
+    """The first finished seed of the main runs whose generator is exported."""
+    kept: dict[str, RunSpec] = {}
+    for spec in sorted(specs, key=lambda s: s.seed):
+        wanted = binarizes_nothing(spec.setting) or (
+            spec.setting in KEPT_SETTINGS and deploys(spec.scheme)
+        )
+        if spec.main and wanted and spec.name in finished:
+            kept.setdefault(f"{spec.scheme}_{spec.setting}", spec)
+    return list(kept.values())
+
+
 def export_reproduction(
     config: ReproduceConfig, dest: str | os.PathLike, report: Report = progress
 ) -> dict[str, Any]:
-    """Copy the summary of every run of ``config.out`` to ``dest/summaries/<run>/`` (no
-    checkpoints, generators or flatbuffers), then rebuild the figures and the report in
-    ``dest`` from those copies alone; returns ``dest``'s report.json content.
+    """Copy the summary of every finished run of ``config.out`` to
+    ``dest/summaries/<run>/`` (no checkpoints or flatbuffers), and the generators of the
+    first seed of the float reference (A) and of xnor ``auto`` to ``dest/generators/``
+    (``A_seed0.keras``, ``xnor_auto_seed0.keras``); then rebuild the figures and the
+    report in ``dest`` from those copies alone; returns ``dest``'s report.json content.
 
-    ``pbgan reproduce --out DEST`` with more seeds later reuses these summaries and
-    trains only what is missing, so a long reproduction can be done in batches.
+    Runs not trained, or not finished, are not exported: the report lists them as
+    missing. ``pbgan reproduce --out DEST`` with more seeds later reuses these summaries
+    and trains only what is missing, so a long reproduction can be done in batches.
     """
     config.validate()
     out, dest = Path(config.out), Path(dest)
     specs = plan_runs(config)
     dirs = _locate_all(out, specs, config)
     _locate_all(dest, specs, config)  # what dest holds already was made the same way
-    found = [(s.name, dirs[s.name].relative_to(out).as_posix()) for s in specs]
-    written = export_summaries(out, dest, [(n, d) for n, d in found if (out / d).is_dir()])
-    report(f"reproduce: {len(written)} run summaries in {dest}; aggregating from them alone")
+    finished = [s for s in specs if last_epoch(dirs[s.name]) >= config.epochs]
+    folder = {s.name: dirs[s.name].relative_to(out).as_posix() for s in finished}
+    written = export_summaries(out, dest, folder.items())
+    kept = export_generators(out, dest, [(s, folder[s.name]) for s in _kept(specs, set(folder))])
+    report(
+        f"reproduce: {len(written)} of {len(specs)} run summaries and {len(kept)} generators "
+        f"({', '.join(kept) or 'none'}) in {dest}; aggregating from them alone"
+    )
     return run_reproduction(dataclasses.replace(config, out=dest), report, train=False)

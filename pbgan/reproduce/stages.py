@@ -33,7 +33,7 @@ from pbgan.reproduce.summaries import (
     TFLITE,
     read_progress,
 )
-from pbgan.runs import CONFIG, GENERATOR, load_run_config
+from pbgan.runs import CONFIG, GENERATOR, LOSS_CURVES, load_run_config
 
 import tensorflow as tf
 
@@ -288,6 +288,8 @@ def finish_run(
         "main": spec.main,
         "seed": spec.seed,
         "dir": run_dir.relative_to(out).as_posix(),
+        # The runs table links the curves only when they are there (a summary may lack them).
+        "loss_curves": (run_dir / LOSS_CURVES).is_file(),
         **read_progress(run_dir),
         "stopped": stopped,
         "eval": None,

@@ -31,6 +31,7 @@ __all__ = [
     "aggregate",
     "fmt_spread",
     "pooled_sd",
+    "seeds_label",
 ]
 
 MIN_SEEDS = 3
@@ -137,12 +138,19 @@ SEEDS = Evidence()
 POINT = Evidence(min_seeds=1, spreads=0.0)
 
 
-def fmt_spread(s: Spread | None, digits: int = 1) -> str:
-    """``50.0 ± 1.2 (s0 49.1, s1 50.2, s2 50.8)``; ``50.0 (s0)`` for one seed; ``—``."""
+def seeds_label(n: int) -> str:
+    """``1 seed``, ``3 seeds``: how many values a number stands on."""
+    return f"{n} seed{'' if n == 1 else 's'}"
+
+
+def fmt_spread(s: Spread | None, digits: int = 1, missing: str = "—") -> str:
+    """``50.0 ± 1.2 (3 seeds: s0 49.1, s1 50.2, s2 50.8)``; ``7.0 (1 seed: s4)``;
+    ``missing`` when there is no value. The count is in every cell, so a setting measured
+    on fewer seeds than the others is visible where its number is read."""
     if s is None:
-        return "—"
+        return missing
     if s.n == 1:
-        return f"{s.mean:.{digits}f} (s{s.seeds[0]})"
+        return f"{s.mean:.{digits}f} (1 seed: s{s.seeds[0]})"
     each = ", ".join(f"s{seed} {v:.{digits}f}" for seed, v in zip(s.seeds, s.values, strict=True))
     sd = "" if s.sd is None else f" ± {s.sd:.{digits}f}"
-    return f"{s.mean:.{digits}f}{sd} ({each})"
+    return f"{s.mean:.{digits}f}{sd} ({seeds_label(s.n)}: {each})"

@@ -9,7 +9,8 @@ A summary is, from a run directory (:mod:`pbgan.runs`) and the reproduction's st
     generator.json, bench.json                  main runs: conversion manifest, latency
 
 Checkpoints, ``generator.keras``, ``generator.tflite`` and TensorBoard logs stay behind
-(megabytes per run). A reproduction folder finds a run, in this order, in
+(megabytes per run); only the generators a reader needs to run the result themselves are
+copied, once, to ``generators/`` (:func:`export_generators`). A reproduction folder finds a run, in this order, in
 
 * ``runs/<name>``: a training run (resumable; ``runs/`` is ignored by git),
 * ``runs/<scheme>_<setting>[_<arch>]``: a folder made before seeds were in the names,
@@ -27,20 +28,32 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pbgan.reproduce.plan import RunSpec
-from pbgan.runs import CONFIG, HISTORY, LOSS_CURVES, load_run_config, read_history, sample_path
+from pbgan.reproduce.plan import RunSpec, binarizes_nothing
+from pbgan.runs import (
+    CONFIG,
+    GENERATOR,
+    HISTORY,
+    LOSS_CURVES,
+    load_run_config,
+    read_history,
+    sample_path,
+)
 
 __all__ = [
     "BENCH",
     "EVAL",
     "EVAL_SAMPLES",
+    "GENERATORS",
     "MANIFEST",
     "RUNS",
     "SUMMARIES",
     "TFLITE",
     "TOP_LEVEL",
     "copy_top_level",
+    "export_generators",
     "export_summaries",
+    "generator_file",
+    "kept_generators",
     "last_epoch",
     "locate",
     "read_progress",
@@ -55,6 +68,7 @@ EVAL_SAMPLES = "eval_samples.png"
 TFLITE = "generator.tflite"
 MANIFEST = "generator.json"  # written beside generator.tflite by pbgan.convert
 BENCH = "bench.json"
+GENERATORS = "generators"  # the few generator.keras files kept beside a report
 # The reproduction's own measurements the report is built from (figures are redrawn).
 TOP_LEVEL = ("noise_floor_r*.json", "real_samples_r*.png", "binarization_error.json")
 
@@ -146,3 +160,30 @@ def export_summaries(out: Path, dest: Path, runs: Iterable[tuple[str, str]]) -> 
         written.append(target)
     copy_top_level(out, dest)
     return written
+
+
+def generator_file(spec: RunSpec) -> str:
+    """``generators/A_seed0.keras`` for a run shared by every scheme, else
+    ``generators/<scheme>_<setting>_seed<seed>.keras``."""
+    who = spec.setting if binarizes_nothing(spec.setting) else f"{spec.scheme}_{spec.setting}"
+    return f"{GENERATORS}/{who}_seed{spec.seed}.keras"
+
+
+def export_generators(out: Path, dest: Path, runs: Iterable[tuple[RunSpec, str]]) -> list[str]:
+    """Copy ``generator.keras`` of each ``(spec, folder relative to out)`` that has one to
+    ``dest/`` :func:`generator_file`; returns the paths written, relative to ``dest``."""
+    out, dest = Path(out), Path(dest)
+    written = []
+    for spec, folder in runs:
+        src = out / folder / GENERATOR
+        if src.is_file():
+            _copy(src, dest / generator_file(spec))
+            written.append(generator_file(spec))
+    return written
+
+
+def kept_generators(folder: Path) -> list[str]:
+    """The generator files kept in ``folder/generators/``, relative to ``folder``."""
+    return sorted(
+        p.relative_to(folder).as_posix() for p in Path(folder).glob(f"{GENERATORS}/*.keras")
+    )

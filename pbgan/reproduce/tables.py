@@ -1,8 +1,10 @@
 """The report's tables (paper Tables 1, 3 and 4, Fig. 12's numbers, the runs), each a
 Markdown string built from ``report.json``'s content only.
 
-Every number over seeds is written as ``mean ± SD (s0 v0, s1 v1, ...)``
-(:func:`pbgan.reproduce.stats.fmt_spread`): the mean, the sample SD and each seed's value.
+Every number over seeds is written as ``mean ± SD (n seeds: s0 v0, s1 v1, ...)``
+(:func:`pbgan.reproduce.stats.fmt_spread`): the mean, the sample SD, how many seeds and
+each seed's value. A setting x scheme with no finished run says *not run*
+(:data:`NOT_RUN`); :func:`coverage_table` gives the seeds of each.
 """
 
 from __future__ import annotations
@@ -13,19 +15,26 @@ from pbgan.markdown import md_table
 from pbgan.paper import TABLE1_DOR, TABLE3_SWD, TABLE4_F_INFERENCE_SPEEDUP, TABLE4_F_MEMORY_RATIO
 from pbgan.reproduce.plan import deploys
 from pbgan.reproduce.records import by_setting, spread
-from pbgan.reproduce.stats import fmt_spread
+from pbgan.reproduce.stats import MIN_SEEDS, fmt_spread, seeds_label
 from pbgan.runs import LOSS_CURVES
 from pbgan.settings import SCHEMES, get_setting
 
 __all__ = [
+    "NOT_RUN",
     "binarization_table",
+    "coverage_table",
     "deploy_label",
+    "few_seeds",
+    "missing_lines",
     "resolution_table",
     "runs_table",
     "table1",
     "table3",
     "table4",
 ]
+
+
+NOT_RUN = "not run"
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
@@ -77,16 +86,17 @@ def table3(summary: dict) -> str:
     schemes = list(summary["config"]["schemes"])
     header = ["setting", "paper SWD"]
     for s in schemes:
-        header += [f"{s} SWD x1e3", f"{s} MS-SSIM"]
+        header += [f"{deploy_label(s)} SWD x1e3", f"{s} MS-SSIM"]
     groups = {s: by_setting(runs, s) for s in schemes}
     rows = []
     for setting in summary["config"]["settings"]:
         row = [setting, TABLE3_SWD.get(setting, "—")]
         for scheme in schemes:
             group = groups[scheme].get(setting, [])
+            none = NOT_RUN if not group else "not evaluated"
             row += [
-                fmt_spread(spread(group, "swd_x1e3"), 1),
-                fmt_spread(spread(group, "ms_ssim_generated"), 3),
+                fmt_spread(spread(group, "swd_x1e3"), 1, none),
+                fmt_spread(spread(group, "ms_ssim_generated"), 3, none),
             ]
         rows.append(row)
     floor = summary["noise_floor"][str(summary["config"]["resolution"])]
@@ -97,7 +107,8 @@ def table3(summary: dict) -> str:
     )
     labels = ", ".join(deploy_label(s) for s in schemes)
     notes = [
-        "Mean ± sample SD over seeds, then each seed's value (s<seed>). Average SWD x1e3 "
+        "Mean ± sample SD over seeds, then the number of seeds and each seed's value "
+        f"(s<seed>); *{NOT_RUN}*: no finished run of that setting x scheme. Average SWD x1e3 "
         f"over the pyramid levels {', '.join(nf['levels'])} "
         f"({summary['config']['eval_n']} generated vs real images; lower is better); MS-SSIM "
         "is the mean over random pairs of generated samples (lower is more diverse; compare "
@@ -120,7 +131,7 @@ def _deploy_cells(group: list[dict], base: list[dict]) -> list[str]:
     done = [r["deploy"] for r in group if r.get("deploy") and "error" not in r["deploy"]]
     failed = [r["deploy"]["error"] for r in group if r.get("deploy") and "error" in r["deploy"]]
     if not done:
-        reason = f"failed: {failed[0]}" if failed else ("not timed" if group else "not trained")
+        reason = f"failed: {failed[0]}" if failed else ("not timed" if group else NOT_RUN)
         return [reason, "—", "—", "—"]
     bconv = done[0]["ops"].get("LceBconv2d", 0)
     ops = f"{bconv} LceBconv2d" if bconv else "float only"
@@ -157,13 +168,18 @@ def table4(summary: dict) -> str:
         f_size, a_size = spread(f, "size_bytes"), spread(a, "size_bytes")
         if f_ms and a_ms and f_size and a_size:
             here.append(
-                f"here {s} F: size 1/{a_size.mean / f_size.mean:.2f}, inference "
-                f"{a_ms.mean / f_ms.mean:.2f}x"
+                f"{deploy_label(s)}: memory {a_size.mean / f_size.mean:.2f}x smaller (paper "
+                f"{TABLE4_F_MEMORY_RATIO}x), inference {a_ms.mean / f_ms.mean:.2f}x faster "
+                f"(paper {TABLE4_F_INFERENCE_SPEEDUP}x); F {seeds_label(f_size.n)}, A "
+                f"{seeds_label(a_size.n)}"
             )
+        else:
+            here.append(f"{deploy_label(s)}: F or A {NOT_RUN} or not timed")
     binary = "/".join(s for s in SCHEMES if deploys(s))
     quote = (
-        f"Paper Table 4 (setting F vs A, full-width DCGAN): memory 1/{TABLE4_F_MEMORY_RATIO}, "
-        f"inference {TABLE4_F_INFERENCE_SPEEDUP}x faster; {'; '.join(here) or 'F was not run'}. "
+        "F's memory ratio (A's flatbuffer size / F's) and speedup here beside the paper's "
+        f"Table 4 (setting F vs A, full-width 64x64 DCGAN: memory 1/{TABLE4_F_MEMORY_RATIO}, "
+        f"inference {TABLE4_F_INFERENCE_SPEEDUP}x faster): {'; '.join(here)}. "
         f"Only the {binary} columns deploy as binary ops (LceBconv2d, bit-packed weights); "
         "the other schemes' binarized layers convert to float operators holding ±alpha "
         f"weights, so their size and latency stay those of a float model. Latency: the "
@@ -247,10 +263,55 @@ def runs_table(summary: dict) -> str:
             r["stopped"] or "—",
             _eval_cell(r),
             _deploy_cell(r),
-            f"[loss curves]({r['dir']}/{LOSS_CURVES})",
+            f"[loss curves]({r['dir']}/{LOSS_CURVES})" if r.get("loss_curves") else "—",
         ]
         for r in summary["runs"]
     ]
     header = ["run", "arch", "scheme", "setting", "seed", "epochs", "train s", "stopped"]
     header += ["SWD / MS-SSIM", "best config, median", "plots"]
     return md_table(header, rows)
+
+
+def _main_groups(summary: dict) -> dict[str, dict[str, list[dict]]]:
+    return {s: by_setting(summary["runs"], s) for s in summary["config"]["schemes"]}
+
+
+def coverage_table(summary: dict) -> str:
+    """Seeds of each setting x scheme at the main architecture, or *not run*."""
+    schemes = list(summary["config"]["schemes"])
+    groups = _main_groups(summary)
+    rows = []
+    for setting in summary["config"]["settings"]:
+        row = [setting]
+        for scheme in schemes:
+            seeds = [r["seed"] for r in groups[scheme].get(setting, [])]
+            row.append(
+                f"{seeds_label(len(seeds))} ({', '.join(f's{n}' for n in seeds)})"
+                if seeds
+                else NOT_RUN
+            )
+        rows.append(row)
+    return md_table(["setting", *(deploy_label(s) for s in schemes)], rows)
+
+
+def few_seeds(summary: dict) -> list[str]:
+    """``bwn C (1 seed)``: each setting x scheme run on fewer than MIN_SEEDS seeds."""
+    out = []
+    for scheme, group in _main_groups(summary).items():
+        for setting, runs in group.items():
+            if len(runs) < MIN_SEEDS:
+                out.append(f"{scheme} {setting} ({seeds_label(len(runs))})")
+    return out
+
+
+def missing_lines(summary: dict) -> list[str]:
+    """``- xnor B (dcgan32): seeds 0, 1, 2 not trained``: the planned runs left out."""
+    grouped: dict[tuple[str, str, str, str], list[int]] = {}
+    for m in summary.get("missing", []):
+        key = ("/".join(m["schemes"]), m["setting"], m["architecture"], m["reason"])
+        grouped.setdefault(key, []).append(m["seed"])
+    return [
+        f"- {schemes} {setting} ({arch}): seed{'s' if len(seeds) > 1 else ''} "
+        f"{', '.join(map(str, sorted(seeds)))} {reason}"
+        for (schemes, setting, arch, reason), seeds in grouped.items()
+    ]
