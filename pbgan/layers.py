@@ -10,28 +10,31 @@ Two schemes (registered by name in :data:`pbgan.settings.SCHEMES`):
 ``xnor``
     The deployable form: binary weights *and* binary inputs, built from
     ``QuantConv2D`` so that Larq Compute Engine turns it into ``LceBconv2d``
-    (it cannot binarize transposed convolutions). A 4x4, stride-2, "same"
-    transposed convolution is four 2x2 convolutions, one per output phase
-    (row parity x column parity)::
-
-        y[2m + a, 2n + b] = sum_{r,c in {0,1}} xp[m + a + r, n + b + c] . K_ab[r, c]
-
-    with ``xp`` the input padded by one pixel and ``K_ab`` the taps of the 4x4 kernel
-    that land on phase ``(a, b)`` (rows ``(3, 1)`` for ``a = 0``, ``(2, 0)`` for
-    ``a = 1``; columns likewise). One 2x2 "valid" convolution with ``4 * filters``
-    outputs computes all phases over ``(H + 1) x (W + 1)`` positions; phase ``(a, b)``
-    needs the window starting at ``(a, b)``. Stacking the phases in *reversed*
-    ``depth_to_space`` order makes that one crop: with ``D = depth_to_space(Y, 2)``,
-    ``D[2k + s] = Y_{1-s}[k]``, so ``y[2m] = Y_0[m] = D[2m + 1]`` and
-    ``y[2m + 1] = Y_1[m + 1] = D[2m + 2]``, i.e. ``y = D[1 : 2H + 1, 1 : 2W + 1]``.
-    The interleave is one ``DEPTH_TO_SPACE`` and one slice, instead of four slices,
-    a concatenation and a ``DEPTH_TO_SPACE``. Every tap is a real weight, so the
-    parameter count equals the 4x4 deconvolution's, and with float weights the layer
-    reproduces ``Conv2DTranspose`` exactly.
+    (it cannot binarize transposed convolutions). A transposed convolution of stride
+    ``s`` is ``s x s`` stride-1 convolutions, one per output phase, interleaved by
+    ``depth_to_space(s)`` and cropped (:mod:`pbgan.phase` has the index math). For the
+    built-in 4x4, stride-2, "same" layer the four phases are 2x2: one 2x2 "valid"
+    convolution with ``4 * filters`` outputs over the input padded by one pixel, then
+    ``y = depth_to_space(Y, 2)[1 : 2H + 1, 1 : 2W + 1]`` (phase ``(r, c)`` of the
+    uncropped output, taps ``(2, 0)`` for ``r = 0`` and ``(3, 1)`` for ``r = 1``, in
+    slot ``2r + c``). Every tap is a real weight, so the parameter count equals the
+    deconvolution's, and with float weights the layer reproduces ``Conv2DTranspose``
+    exactly.
 """
 
 from __future__ import annotations
 
+from pbgan.phase import (
+    AxisGeometry,
+    axis_geometry,
+    output_length,
+    pair,
+    phase_groups,
+    phase_kernel_from_transpose,
+    phase_kernels,
+    phase_plan,
+    phase_taps,
+)
 from pbgan.settings import get_scheme
 
 import larq as lq
@@ -44,12 +47,6 @@ __all__ = [
     "Projection",
     "phase_kernel_from_transpose",
 ]
-
-# Taps of a 4x4 stride-2 "same" transposed-convolution kernel that reach output
-# parity 0 and 1, in the order they meet the padded input window.
-_PHASE_TAPS = ((3, 1), (2, 0))
-# Phase (a, b) held by each depth_to_space slot, in slot order: reversed (see above).
-_SLOT_PHASES = ((1, 1), (1, 0), (0, 1), (0, 0))
 
 
 def _register(cls):
@@ -120,75 +117,128 @@ def _quant_kwargs(binary: bool, scheme: str, kernel_axis: int, channels: int | N
     raise NotImplementedError(f"scheme {scheme!r} has no quantizers in pbgan.layers")
 
 
-def phase_kernel_from_transpose(kernel: np.ndarray) -> np.ndarray:
-    """Rearrange a ``(4, 4, c_out, c_in)`` transposed-conv kernel into phase form.
+def _quantized_conv(conv: lq.layers.QuantConv2D, x: tf.Tensor) -> tf.Tensor:
+    """``x`` (not quantized) convolved with ``conv``'s kernel as ``conv`` quantizes it."""
+    with lq.context.quantized_scope(True):  # larq quantizes the kernel when read here
+        kernel = tf.convert_to_tensor(conv.kernel)
+    return tf.nn.conv2d(x, kernel, 1, "VALID")
 
-    Returns the ``(2, 2, c_in, 4 * c_out)`` kernel of :class:`PhaseConv2DTranspose`,
-    phases stacked along the output axis in reversed ``depth_to_space`` order.
-    """
-    kernel = np.asarray(kernel)
-    if kernel.shape[:2] != (4, 4):
-        raise ValueError(f"expected a 4x4 kernel, got shape {kernel.shape}")
-    blocks = []
-    for a, b in _SLOT_PHASES:
-        rows, cols = _PHASE_TAPS[a], _PHASE_TAPS[b]
-        taps = kernel[np.ix_(rows, cols)]  # (2, 2, c_out, c_in)
-        blocks.append(np.transpose(taps, (0, 1, 3, 2)))
-    return np.concatenate(blocks, axis=-1)
+
+def _interleave(y: tf.Tensor, sh: int, sw: int) -> tf.Tensor:
+    """``depth_to_space`` with a block of ``sh x sw`` (phase ``(r, c)`` in slot ``r*sw + c``)."""
+    if sh == sw == 1:
+        return y
+    if sh == sw:
+        return tf.nn.depth_to_space(y, sh)
+    b, mh, mw, f = tf.shape(y)[0], y.shape[1], y.shape[2], y.shape[3] // (sh * sw)
+    y = tf.transpose(tf.reshape(y, [b, mh, mw, sh, sw, f]), [0, 1, 3, 2, 4, 5])
+    return tf.reshape(y, [b, mh * sh, mw * sw, f])
 
 
 @_register
 class PhaseConv2DTranspose(tf.keras.layers.Layer):
-    """A 4x4, stride-2, "same" transposed convolution as one 2x2 ``QuantConv2D``.
+    """A ``Conv2DTranspose`` as stride-1 ``QuantConv2D`` phase convolutions.
 
-    See the module docstring for the construction. With ``binary=True`` and
-    ``scheme="xnor"`` the inner convolution has sign inputs and sign weights and
-    converts to ``LceBconv2d``; the one-pixel frame the layer pads binarizes to
-    +1 both in training and after conversion, so the trained layer is exactly the
-    deployed one. ``use_scale`` adds a learned per-channel multiplier, for a binary
-    layer that no batch norm follows (the output layer); it is applied to the four
-    phases before the interleave, where LCE can fold it into the bconv's output
-    multiplier.
+    The defaults are the built-in generators' 4x4, stride-2, "same" layer: one 2x2
+    convolution (see the module docstring). Any ``kernel_size``, ``strides``,
+    ``padding`` (``same``/``valid``) and ``output_padding`` take the general form of
+    :mod:`pbgan.phase`: one convolution per group of equally sized phases (up to four),
+    each kernel holding only real taps, interleaved by ``depth_to_space`` and cropped.
+    With float weights every form reproduces ``Conv2DTranspose`` exactly;
+    :meth:`from_transpose` builds the layer that mirrors a given one.
+
+    With ``binary=True`` and ``scheme="xnor"`` every phase convolution has sign inputs
+    and sign weights and converts to ``LceBconv2d``. ``pad_values`` is what the zeros
+    padded around the input are worth once inputs are binarized: ``1.0`` (the built-in
+    generators) binarizes them to +1 like any input, in training and after conversion
+    alike; ``0.0`` makes them contribute nothing, so the layer equals
+    ``Conv2DTranspose`` on the signs of its inputs and weights (a binarized *given*
+    layer): the +1 frame's contribution depends only on the kernel and is subtracted
+    (the converter folds it into one constant ``SUB``). Float layers and bwn pad with
+    real zeros either way.
+
+    ``use_scale`` adds a learned per-channel multiplier, for a binary layer that no
+    batch norm follows (the output layer); it multiplies each phase convolution's
+    output, where LCE folds it into the bconv's output multiplier.
 
     ``shortcut`` adds a real-valued path around the binary convolution (Bi-Real Net
     style): the float input, folded to ``filters`` channels (the mean of each group of
-    ``c_in / filters`` channels, no parameters) and upsampled 2x by nearest neighbour,
+    ``c_in / filters`` channels, no parameters) and upsampled by nearest neighbour,
     is added to the (scaled) binary output. Binarization then loses only what the
     shortcut cannot carry; it costs a MEAN, a RESIZE_NEAREST_NEIGHBOR and an ADD at
-    inference. It needs ``use_scale`` (the binary sum is ~``sqrt(4 c_in)`` times
-    larger than the shortcut) and ``c_in`` a multiple of ``filters``.
+    inference. It needs ``use_scale`` (the binary sum is ~``sqrt(taps * c_in)`` times
+    larger than the shortcut), ``c_in`` a multiple of ``filters`` and an output of
+    exactly ``strides`` times the input.
     """
 
     def __init__(
         self,
         filters: int,
+        kernel_size=4,
+        strides=2,
+        padding: str = "same",
+        output_padding=None,
         *,
         binary: bool = False,
         scheme: str = "xnor",
         use_bias: bool = False,
         use_scale: bool = False,
         shortcut: bool = False,
+        pad_values: float = 1.0,
+        activation=None,
         kernel_initializer="glorot_uniform",
         **kwargs,
     ):
         super().__init__(**kwargs)
         if shortcut and not use_scale:
             raise ValueError("a shortcut needs use_scale=True (see the class docstring)")
+        if pad_values not in (0.0, 1.0):
+            raise ValueError(f"pad_values must be 0.0 or 1.0, got {pad_values!r}")
         self.filters = filters
+        self.kernel_size = pair(kernel_size)
+        self.strides = pair(strides)
+        self.padding = padding.lower()
+        self.output_padding = None if output_padding is None else pair(output_padding)
+        if not (plan := phase_plan(self)).ok:
+            raise ValueError(plan.reason)
         self.binary = binary
         self.scheme = scheme
         self.use_bias = use_bias
         self.use_scale = use_scale
         self.shortcut = shortcut
+        self.pad_values = float(pad_values)
+        self.activation = tf.keras.activations.get(activation)
         self.kernel_initializer = tf.keras.initializers.get(kernel_initializer)
-        self.conv = lq.layers.QuantConv2D(
-            4 * filters,
-            2,
-            padding="valid",
-            use_bias=False,
-            kernel_initializer=self.kernel_initializer,
-            name="phase_conv",
-            **_quant_kwargs(binary, scheme, kernel_axis=-1),
+        quant = _quant_kwargs(binary, scheme, kernel_axis=-1)
+        # The first convolution keeps the attribute and name of the 4x4 layer's only one:
+        # a saved generator's weights are found by that path.
+        for i, ((nh, nw), phases) in enumerate(self._conv_groups()):
+            conv = lq.layers.QuantConv2D(
+                len(phases) * filters,
+                (nh, nw),
+                padding="valid",
+                use_bias=False,
+                kernel_initializer=self.kernel_initializer,
+                name="phase_conv" if i == 0 else f"phase_conv_{i}",
+                **quant,
+            )
+            setattr(self, "conv" if i == 0 else f"conv_{i}", conv)
+
+    def _conv_groups(self) -> list:
+        kh, kw = self.kernel_size
+        sh, sw = self.strides
+        groups = phase_groups(phase_taps(kh, sh), phase_taps(kw, sw))
+        return [(n, phases) for n, phases in groups if n[0] and n[1]]
+
+    def _phase_convs(self) -> list:
+        n = len(self._conv_groups())
+        return [getattr(self, f"conv_{i}" if i else "conv") for i in range(n)]
+
+    def _geometry(self, h: int, w: int) -> tuple[AxisGeometry, AxisGeometry]:
+        op = self.output_padding or (None, None)
+        return tuple(
+            axis_geometry(n, k, s, self.padding, o)
+            for n, k, s, o in zip((h, w), self.kernel_size, self.strides, op, strict=True)
         )
 
     def build(self, input_shape):
@@ -198,54 +248,143 @@ class PhaseConv2DTranspose(tf.keras.layers.Layer):
                 f"{self.name}: a shortcut folds {c} input channels into {self.filters}: "
                 "c_in must be a multiple of filters"
             )
-        self.conv.build((None, None if h is None else h + 2, None if w is None else w + 2, c))
+        geometry = None if h is None or w is None else self._geometry(h, w)
+        sh, sw = self.strides
+        if self.shortcut and geometry and (geometry[0].size, geometry[1].size) != (sh * h, sw * w):
+            raise ValueError(f"{self.name}: a shortcut needs an output of strides x the input")
+        for conv, ((nh, nw), _) in zip(self._phase_convs(), self._conv_groups(), strict=True):
+            if geometry is None:
+                conv.build((None, None, None, c))
+            else:
+                gh, gw = geometry
+                conv.build(
+                    (None, h + sum(gh.pad) - gh.offset(nh), w + sum(gw.pad) - gw.offset(nw), c)
+                )
         if self.use_scale:
+            taps = -(-self.kernel_size[0] // sh) * -(-self.kernel_size[1] // sw)  # the most
             self.scale = self.add_weight(
                 name="scale",
                 shape=(self.filters,),
-                initializer=tf.keras.initializers.Constant(1.0 / np.sqrt(4 * c)),
+                initializer=tf.keras.initializers.Constant(1.0 / np.sqrt(taps * c)),
             )
         if self.use_bias:
             self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
         super().build(input_shape)
 
+    def _phases(self, padded: tf.Tensor, gh: AxisGeometry, gw: AxisGeometry, apply) -> tf.Tensor:
+        """Every phase's (scaled) rows, stacked in ``depth_to_space`` slot order."""
+        outs, order = [], []
+        convs = iter(self._phase_convs())
+        for (nh, nw), phases in phase_groups(gh.taps, gw.taps):
+            if nh and nw:
+                oh, ow = gh.offset(nh), gw.offset(nw)
+                out = apply(next(convs), padded if oh == ow == 0 else padded[:, oh:, ow:, :])
+                if self.use_scale:  # right after the conv, where LCE folds it into the bconv
+                    out = out * tf.tile(self.scale, [len(phases)])
+                outs.append(out)
+            else:  # taps of no phase of this group exist (kernel smaller than stride)
+                shape = [tf.shape(padded)[0], gh.rows, gw.rows, len(phases) * self.filters]
+                outs.append(tf.zeros(shape, padded.dtype))
+            order += phases
+        y = outs[0] if len(outs) == 1 else tf.concat(outs, axis=-1)
+        sw = gw.stride
+        slots = [r * sw + c for r, c in order]
+        if slots != sorted(slots):
+            where = {slot: i for i, slot in enumerate(slots)}
+            f = self.filters
+            index = [where[t] * f + j for t in range(len(slots)) for j in range(f)]
+            y = tf.gather(y, index, axis=-1)
+        return y
+
     def call(self, inputs: tf.Tensor) -> tf.Tensor:
         h, w = inputs.shape[1], inputs.shape[2]
-        padded = tf.pad(inputs, [[0, 0], [1, 1], [1, 1], [0, 0]])
-        y = self.conv(padded)
-        if self.use_scale:
-            # depth_to_space takes slot k's channels from [k * filters, (k + 1) * filters).
-            y = y * tf.tile(self.scale, [4])
-        y = tf.nn.depth_to_space(y, 2)[:, 1 : 2 * h + 1, 1 : 2 * w + 1, :]
+        gh, gw = self._geometry(h, w)
+        pads = [[0, 0], list(gh.pad), list(gw.pad), [0, 0]]
+        sh, sw = self.strides
+
+        def assemble(y: tf.Tensor) -> tf.Tensor:
+            y = _interleave(y, sh, sw)
+            return y[:, gh.crop : gh.crop + gh.size, gw.crop : gw.crop + gw.size, :]
+
+        y = assemble(self._phases(tf.pad(inputs, pads), gh, gw, lambda conv, x: conv(x)))
+        if self.pad_values == 0.0 and self.conv.input_quantizer is not None:
+            # The frame binarized to +1: subtract what it added, which depends on the kernel
+            # only (the converter folds it to a constant). After the interleave, because
+            # LCE 0.16 fuses any constant added right after a bconv into its per-channel
+            # bias without checking the shape ("TODO: Check shapes before fusing").
+            mask = tf.zeros((1, h, w, inputs.shape[-1]), inputs.dtype)
+            frame = tf.pad(mask, pads, constant_values=1)
+            y = y - assemble(self._phases(frame, gh, gw, _quantized_conv))
         if self.shortcut:
             c = inputs.shape[-1]
             folded = tf.reduce_mean(
                 tf.reshape(inputs, (-1, h, w, self.filters, c // self.filters)), axis=-1
             )
-            y = y + tf.image.resize(folded, (2 * h, 2 * w), method="nearest")
+            y = y + tf.image.resize(folded, (sh * h, sw * w), method="nearest")
         if self.use_bias:
             y = y + self.bias
-        return y
+        return self.activation(y)
 
     def compute_output_shape(self, input_shape):
         b, h, w, _ = input_shape
-        return tf.TensorShape(
-            (b, None if h is None else 2 * h, None if w is None else 2 * w, self.filters)
+        op = self.output_padding or (None, None)
+        size = [
+            None if n is None else output_length(n, k, s, self.padding, o)
+            for n, k, s, o in zip((h, w), self.kernel_size, self.strides, op, strict=True)
+        ]
+        return tf.TensorShape((b, *size, self.filters))
+
+    @classmethod
+    def from_transpose(cls, layer: tf.keras.layers.Layer, **kwargs) -> PhaseConv2DTranspose:
+        """The phase layer computing what ``layer`` (a ``Conv2DTranspose``) computes.
+
+        Same geometry, bias, activation and name; ``pad_values`` defaults to 0.0 (a
+        binarized layer equals ``layer`` on signs). ``kwargs`` override (``binary``,
+        ``scheme``, ...). ``ValueError`` with :func:`pbgan.phase.phase_plan`'s reason
+        when there is no phase form. Weights: :func:`pbgan.transfer.copy_into_phase`.
+        """
+        if not (plan := phase_plan(layer)).ok:
+            raise ValueError(plan.reason)
+        config = dict(
+            filters=layer.filters,
+            kernel_size=layer.kernel_size,
+            strides=layer.strides,
+            padding=layer.padding,
+            output_padding=layer.output_padding,
+            use_bias=layer.use_bias,
+            activation=tf.keras.activations.serialize(layer.activation),
+            pad_values=0.0,
+            name=layer.name,
         )
+        return cls(**{**config, **kwargs})
 
     def set_from_transpose_kernel(self, kernel: np.ndarray) -> None:
         """Load the weights of an equivalent ``Conv2DTranspose`` kernel."""
-        self.conv.kernel.assign(phase_kernel_from_transpose(kernel))
+        kernel = np.asarray(kernel)
+        if tuple(kernel.shape[:3]) != (*self.kernel_size, self.filters):
+            raise ValueError(
+                f"{self.name}: a {kernel.shape} kernel does not fit "
+                f"{self.kernel_size[0]}x{self.kernel_size[1]} kernels with {self.filters} filters"
+            )
+        kernels = phase_kernels(kernel, self.strides)
+        for conv, phase_kernel in zip(self._phase_convs(), kernels, strict=True):
+            conv.kernel.assign(phase_kernel)
 
     def get_config(self) -> dict:
         return {
             **super().get_config(),
             "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "output_padding": self.output_padding,
             "binary": self.binary,
             "scheme": self.scheme,
             "use_bias": self.use_bias,
             "use_scale": self.use_scale,
             "shortcut": self.shortcut,
+            "pad_values": self.pad_values,
+            "activation": tf.keras.activations.serialize(self.activation),
             "kernel_initializer": tf.keras.initializers.serialize(self.kernel_initializer),
         }
 
