@@ -64,7 +64,7 @@ CONFIGS: dict[str, KernelConfig] = {
             "lce-indirect-bgemm",
             "lce",
             use_indirect_bgemm=True,
-            description="LCE interpreter, indirect BGEMM bconv kernel",
+            description="LCE interpreter, indirect BGEMM bconv kernel (one thread per bconv)",
         ),
         KernelConfig(
             "lce-reference-bconv",
@@ -132,7 +132,14 @@ def lce_wrapper() -> ModuleType:
 
 
 def lce_interpreter(model: bytes, *, threads: int = 1, config: str | KernelConfig = "lce-default"):
-    """LCE's ``LiteInterpreter``; ``.predict(list_of_batch1_arrays) -> list of arrays``."""
+    """LCE's ``LiteInterpreter``; ``.predict(list_of_batch1_arrays) -> list of arrays``.
+
+    ``threads`` is one count for the whole graph: the wrapper cannot set it per operator.
+    LCE's indirect BGEMM kernel never uses the thread pool (it takes no CPU backend
+    context), so with ``lce-indirect-bgemm`` extra threads reach only the float operators;
+    for a mostly binary graph they buy nothing and waking the pool for a small float
+    operator costs more than the operator (``benchmarks/profile_threads.py``).
+    """
     config = CONFIGS[config] if isinstance(config, str) else config
     if not config.runs_lce_ops:
         raise InterpreterError(f"{config.name} is not an LCE configuration")

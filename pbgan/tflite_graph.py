@@ -37,6 +37,7 @@ __all__ = [
     "format_summary",
     "read_flatbuffer",
     "read_flatbuffer_file",
+    "tflite_schema",
 ]
 
 _IDENTIFIER = b"TFL3"
@@ -136,7 +137,7 @@ class ModelInfo:
 
 
 @cache
-def _schema() -> ModuleType:
+def tflite_schema() -> ModuleType:
     """LCE's generated TFLite schema module, loaded from its file (see module doc)."""
     package = importlib.util.find_spec("larq_compute_engine")
     if package is None or not package.submodule_search_locations:
@@ -156,7 +157,7 @@ def _schema() -> ModuleType:
 
 @cache
 def _enum_names(enum_name: str) -> dict[int, str]:
-    enum = getattr(_schema(), enum_name)
+    enum = getattr(tflite_schema(), enum_name)
     return {v: k for k, v in vars(enum).items() if not k.startswith("_") and isinstance(v, int)}
 
 
@@ -281,7 +282,7 @@ def read_flatbuffer_file(path: str | Path) -> ModelInfo:
 
 
 def _read(data: bytes) -> ModelInfo:
-    schema = _schema()
+    schema = tflite_schema()
     model = schema.Model.GetRootAs(data, 0)
     if model.SubgraphsLength() < 1:
         raise _fail("it has no subgraph")

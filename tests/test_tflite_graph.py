@@ -14,10 +14,10 @@ from pathlib import Path
 
 from pbgan.tflite_graph import (
     FlatbufferError,
-    _schema,
     format_summary,
     read_flatbuffer,
     read_flatbuffer_file,
+    tflite_schema,
 )
 
 import flatbuffers
@@ -143,7 +143,7 @@ def test_arena_estimate_frees_a_tensor_after_its_last_reader(infos):
 
 def _with_tensors_sharing_buffers(data: bytes, indices: list[int]) -> bytes:
     """The model with one more tensor per index, each reading the same buffer as it."""
-    model = _schema().ModelT.InitFromPackedBuf(data, 0)
+    model = tflite_schema().ModelT.InitFromPackedBuf(data, 0)
     tensors = model.subgraphs[0].tensors
     for i in indices:
         twin = copy.copy(tensors[i])

@@ -49,7 +49,7 @@ def _maxrss_bytes() -> int:
 
 def _load_runtime(config: interpreters.KernelConfig) -> None:
     """Import everything the configuration needs before the baseline is taken."""
-    flatbuffer._schema()
+    flatbuffer.tflite_schema()
     if config.runtime == "lce":
         interpreters.lce_wrapper()
     else:

@@ -323,7 +323,7 @@ def _check_generators(infos: dict[Path, Any]) -> None:
 
 
 def _emit(summary: dict[str, Any], *, as_json: bool) -> None:
-    from pbgan.runtime.report import format_table
+    from pbgan.runtime.report import format_table, recommendation_lines
 
     if as_json:
         click.echo(json.dumps(summary, indent=2))
@@ -331,6 +331,7 @@ def _emit(summary: dict[str, Any], *, as_json: bool) -> None:
     click.echo(format_table(summary["rows"]))
     click.echo("\n* fastest configuration of the model at that thread count")
     verdicts = _verdicts(summary) + [f"note: {n}" for n in summary.get("notes", [])]
+    verdicts += [f"run with: {line}" for line in recommendation_lines(summary)]
     if verdicts:
         click.echo("\n" + "\n".join(verdicts))
 

@@ -28,8 +28,12 @@ from pbgan.tflite_graph import format_bytes
 
 __all__ = [
     "ModelBench",
+    "flag_thread_losses",
     "format_table",
+    "recommendation_lines",
+    "recommended_threads",
     "summarize",
+    "thread_notes",
     "write_report",
     "write_report_or_fallback",
 ]
@@ -111,23 +115,78 @@ def summarize(
     winners = {key: _fastest(rows) for key, rows in groups.items()}
     rows = [row_dict(r, best=r is winners[(r.where, r.model, r.threads)]) for r in results]
     best = [row_dict(w, best=True) for w in winners.values() if w is not None]
+    flag_thread_losses(rows, same=("where", "model", "config"))
+    flag_thread_losses(best, same=("where", "model"))
     return {
         "baseline": baseline_name,
         "machine": machine_info(threads=sorted({r.threads for r in results}), stack=stack),
         "rows": rows,
         "best": best,
+        "recommended_threads": recommended_threads(best),
         "notes": thread_notes(best),
     }
 
 
+def flag_thread_losses(rows: Sequence[dict[str, Any]], *, same: Sequence[str]) -> None:
+    """Mark each row that is slower than a row with fewer threads and equal ``same`` keys.
+
+    Sets ``slower_than_threads`` (the fewer-thread count that wins, the fastest of them)
+    and ``thread_note`` ("2 threads slower than 1: use 1"), both ``None`` on rows that
+    do not lose: more threads must never look like an improvement they are not.
+    """
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row[k] for k in same), []).append(row)
+    for group in groups.values():
+        for row in group:
+            fewer = [r for r in group if r["threads"] < row["threads"]]
+            winner = min(fewer, key=lambda r: r["median_ms"]) if fewer else None
+            loses = winner is not None and row["median_ms"] > winner["median_ms"]
+            row["slower_than_threads"] = winner["threads"] if loses else None
+            row["thread_note"] = (
+                f"{row['threads']} threads slower than {winner['threads']}: use {winner['threads']}"
+                if loses
+                else None
+            )
+
+
+def recommended_threads(best: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per model and machine: the thread count (and configuration) with the lowest latency.
+
+    Ties go to fewer threads: a second thread that buys nothing costs a core.
+    """
+    by_model: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in best:
+        by_model.setdefault((row["where"], row["model"]), []).append(row)
+    return [
+        {
+            "where": where,
+            "model": model,
+            "threads": pick["threads"],
+            "config": pick["config"],
+            "median_ms": pick["median_ms"],
+            "tried_threads": sorted(r["threads"] for r in rows),
+        }
+        for (where, model), rows in by_model.items()
+        for pick in [min(rows, key=lambda r: (r["median_ms"], r["threads"]))]
+    ]
+
+
 def thread_notes(best: Sequence[dict[str, Any]]) -> list[str]:
-    """Where more threads made a model slower than fewer did: never reported silently."""
+    """Where more threads made a model slower than fewer did, or where no fewer-thread row
+    exists to tell: never reported silently."""
     notes = []
     by_model: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in best:
         by_model.setdefault((row["where"], row["model"]), []).append(row)
     for (where, model), rows in by_model.items():
         rows = sorted(rows, key=lambda r: r["threads"])
+        if rows[0]["threads"] > 1:
+            notes.append(
+                f"{model} [{where}] was timed only at {', '.join(str(r['threads']) for r in rows)} "
+                f"threads: nothing shows whether fewer would be faster; add --threads "
+                f"1,{rows[0]['threads']}"
+            )
         for i, row in enumerate(rows[1:], 1):
             fastest_fewer = min(rows[:i], key=lambda r: r["median_ms"])
             if row["median_ms"] > fastest_fewer["median_ms"]:
@@ -138,6 +197,16 @@ def thread_notes(best: Sequence[dict[str, Any]]) -> list[str]:
                     f"{fastest_fewer['threads']}"
                 )
     return notes
+
+
+def recommendation_lines(summary: dict[str, Any]) -> list[str]:
+    """One line per model measured at more than one thread count: the count to use."""
+    return [
+        f"{r['model']} [{r['where']}]: {r['threads']} thread(s), {r['config']} "
+        f"{r['median_ms']:.4g} ms (tried {', '.join(map(str, r['tried_threads']))})"
+        for r in summary.get("recommended_threads", [])
+        if len(r["tried_threads"]) > 1
+    ]
 
 
 def _fmt(value: float | None, spec: str = ".2f", suffix: str = "") -> str:
@@ -165,6 +234,7 @@ _COLUMNS = (
     "weights x",
     "arena x",
     "RSS x",
+    "threads note",
 )
 
 
@@ -187,6 +257,7 @@ def _cells(row: dict[str, Any]) -> list[str]:
         _fmt(row["weight_ratio"], ".1f", "x"),
         _fmt(row["arena_ratio"], ".1f", "x"),
         _fmt(row["rss_ratio"], ".1f", "x"),
+        row.get("thread_note") or "",
     ]
 
 
@@ -218,13 +289,15 @@ def _markdown(summary: dict[str, Any]) -> str:
         + (f"`{base}`, its fastest float configuration." if base else "none given."),
         "Ratios are baseline / model (> 1 is better); `*` marks the fastest configuration "
         "of a model at a thread count. Latency is the median of the timed runs (local) or "
-        "the tool's average (remote).",
+        "the tool's average (remote). *threads note* flags a row that is slower than the "
+        "same model (and, in the full table, configuration) with fewer threads.",
         "",
         "## Best configuration per model",
         "",
         format_table(summary["best"], markdown=True),
         "",
         *(f"* **Threads:** {note}" for note in summary.get("notes", [])),
+        *(f"* **Run with:** {line}" for line in recommendation_lines(summary)),
         "",
         "## Every configuration",
         "",
