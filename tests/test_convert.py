@@ -25,8 +25,13 @@ MANIFEST_KEYS = {
     "binary_constant_bytes",
     "float_constant_bytes",
     "layers",
+    "parity_rule",
+    "parity_bounds",
     "parity_max_abs_err",
     "parity_mismatch_fraction",
+    "parity_worst_row_fraction",
+    "parity_worst_column_fraction",
+    "parity_worst_channel_fraction",
 }
 
 
@@ -75,8 +80,10 @@ def test_conversion_puts_binary_ops_exactly_where_the_plan_binarizes(setting, sc
     else:
         assert binary_layers == [] and "LceBconv2d" not in m["ops"]
         assert ("note" in m) == any(plan)
-    assert m["parity_tolerance"] == 1e-3
-    assert m["parity_mismatch_fraction"] <= m["parity_max_mismatch_fraction"] == 0.01
+    assert m["parity_rule"] == ("binary" if "LceBconv2d" in m["ops"] else "float")
+    assert m["parity_tolerance"] == (1e-3 if m["parity_rule"] == "binary" else 1e-4)
+    assert m["parity_max_abs_err"] <= m["parity_bounds"]["max_abs_err"]
+    assert m["parity_mismatch_fraction"] <= m["parity_bounds"]["mismatch_fraction"]
     assert [layer["binarized"] for layer in m["layers"]] == plan
     assert m["size_bytes"] == len(result.flatbuffer)
     assert all(layer["weight_bytes"] > 0 for layer in m["layers"])
@@ -204,9 +211,9 @@ def test_cli_needs_a_source_or_a_model(tmp_path):
 
 
 def test_parity_check_fails_for_a_flatbuffer_of_other_weights():
-    from pbgan.convert import MAX_MISMATCH_FRACTION, parity_error
+    from pbgan.convert import check_parity
 
     flatbuffer = _converted("B")[1].flatbuffer
     same_graph_other_weights = _generator("B")
-    _, mismatch = parity_error(flatbuffer, same_graph_other_weights)
-    assert mismatch > 50 * MAX_MISMATCH_FRACTION
+    with pytest.raises(ConversionError, match=r"parity check failed \(binary graph\)"):
+        check_parity(flatbuffer, same_graph_other_weights)

@@ -31,7 +31,15 @@ import click
     "--parity-tol",
     default=None,
     type=float,
-    help="Per-value error above which an output value counts as a mismatch (1e-3).",
+    help="Per-value error above which an output value differs from Keras "
+    "(default 1e-4 for a float graph, which may differ nowhere; 1e-3 for a binary one).",
+)
+@click.option(
+    "--quantize",
+    type=click.Choice(["int8", "dynamic"]),
+    help="Post-training quantization. int8: int8 weights and activations, float in/out "
+    "(--setting A; with auto, xnor: binary layers stay LceBconv2d, the float ones go int8). "
+    "dynamic: int8 weights (--setting A).",
 )
 @one_line_errors(ValueError)
 def convert(
@@ -45,6 +53,7 @@ def convert(
     out: str,
     allow_negative_dor: bool,
     parity_tol: float | None,
+    quantize: str | None,
 ) -> None:
     """Convert a generator to an LCE flatbuffer OUT.tflite (+ OUT.json manifest).
 
@@ -56,7 +65,8 @@ def convert(
     import warnings
 
     from pbgan.convert import (
-        DEFAULT_PARITY_TOLERANCE,
+        BINARY_RULE,
+        FLOAT_RULE,
         check_output,
         convert_generator,
         load_generator_source,
@@ -68,7 +78,7 @@ def convert(
     if parity_tol is not None and not (math.isfinite(parity_tol) and parity_tol >= 0):
         raise UsageFailure(
             f"--parity-tol {parity_tol}: pass a finite tolerance >= 0 (default "
-            f"{DEFAULT_PARITY_TOLERANCE:g})"
+            f"{FLOAT_RULE.tolerance:g} float, {BINARY_RULE.tolerance:g} binary)"
         )
     check_output(out)  # before minutes of conversion, not after
     setting_obj = get_setting(setting)
@@ -97,13 +107,23 @@ def convert(
                 )
         description = str(source)
 
+    if quantize is not None:
+        from pbgan.convert.quantize import quantize_generator
+
+        if parity_tol is not None:
+            raise UsageFailure("--parity-tol is the float rule: drop it with --quantize")
+        result = quantize_generator(
+            model, mode=quantize, setting=setting_obj, scheme=scheme, source=description
+        )
+        _echo_quantized(*write_conversion(result, out), result.manifest)
+        return
     result = convert_generator(
         model,
         setting=setting_obj,
         scheme=scheme,
         source=description,
         allow_negative_dor=allow_negative_dor,
-        parity_tolerance=DEFAULT_PARITY_TOLERANCE if parity_tol is None else parity_tol,
+        parity_tolerance=parity_tol,
     )
     tflite, manifest_path = write_conversion(result, out)
     m = result.manifest
@@ -111,9 +131,11 @@ def convert(
     click.echo(
         f"setting {m['setting']}, scheme {m['scheme']}: binary weights "
         f"{format_bytes(m['binary_constant_bytes'])}, float weights "
-        f"{format_bytes(m['float_constant_bytes'])}; parity: max abs err "
-        f"{m['parity_max_abs_err']:.2g}, {m['parity_mismatch_fraction']:.2%} of values "
-        f"> {m['parity_tolerance']:g}"
+        f"{format_bytes(m['float_constant_bytes'])}; parity ({m['parity_rule']} graph): "
+        f"max abs err {m['parity_max_abs_err']:.2g}, {m['parity_mismatch_fraction']:.3%} of "
+        f"values > {m['parity_tolerance']:g}, worst row/column/channel "
+        f"{m['parity_worst_row_fraction']:.1%}/{m['parity_worst_column_fraction']:.1%}/"
+        f"{m['parity_worst_channel_fraction']:.1%}"
     )
     for layer in m["layers"]:
         kind = "binary" if "LceBconv2d" in layer["tflite_ops"] else "float"
@@ -123,3 +145,19 @@ def convert(
         )
     if "note" in m:
         click.echo(f"note: {m['note']}")
+
+
+def _echo_quantized(tflite: object, manifest_path: object, m: dict) -> None:
+    click.echo(f"wrote {tflite} ({format_bytes(m['size_bytes'])}) and {manifest_path}")
+    click.echo(
+        f"setting {m['setting']}, quantize {m['quantize']}: int8 weights "
+        f"{format_bytes(m['int8_constant_bytes'])}, float weights "
+        f"{format_bytes(m['float_constant_bytes'])}; vs Keras: mean abs err "
+        f"{m['parity_mean_abs_err']:.2g}, max {m['parity_max_abs_err']:.2g} "
+        f"(refused above mean {m['parity_max_mean_abs_err']:g})"
+    )
+    for layer in m["layers"]:
+        click.echo(
+            f"  {layer['layer']:<12} DoR {layer['dor']:>6}  {layer['weight_dtype']:<7}"
+            f"{format_bytes(layer['weight_bytes']):>10}  {' '.join(layer['tflite_ops'])}"
+        )
