@@ -16,6 +16,7 @@ _HOME = {
     "CELEBA_CROP": "files",
     "CELEBA_IMAGE_SIZE": "files",
     "IMAGE_EXTENSIONS": "files",
+    "MAX_DECODE_PIXELS": "files",
     "SYNTHETIC": "files",
     "DataError": "files",
     "SourceInfo": "files",

@@ -1,7 +1,7 @@
 """Image files as data: CelebA folders and zips, any folder or zip of images.
 
-:func:`describe_source` resolves a ``--data`` argument and lists its images without
-reading them; :class:`SourceInfo` reads and preprocesses one file at a time, counting
+:func:`describe_source` resolves a ``--data`` argument, lists its images and checks
+that one decodes; :class:`SourceInfo` reads and preprocesses one file at a time, counting
 the unreadable ones; :func:`preprocess` turns image bytes into a square uint8 image.
 Nothing is ever downloaded or extracted and the user's files are only read. Nothing
 here imports TensorFlow.
@@ -24,6 +24,7 @@ __all__ = [
     "CELEBA_CROP",
     "CELEBA_IMAGE_SIZE",
     "IMAGE_EXTENSIONS",
+    "MAX_DECODE_PIXELS",
     "SYNTHETIC",
     "DataError",
     "SourceInfo",
@@ -42,11 +43,21 @@ _CELEBA_DIR = "img_align_celeba"
 CELEBA_IMAGE_SIZE = (178, 218)
 CELEBA_CROP = (25, 57, 153, 185)  # (left, top, right, bottom)
 _FIX = "pass --data synthetic, a folder of .jpg/.png images, or a CelebA folder or zip"
+#: Largest image decoded, in pixels after JPEG draft scaling (about 100 MB as RGB, a
+#: second or so to decode). Larger files are skipped and counted as unreadable: a huge
+#: decode pins its memory and a pipeline thread for seconds, and an exit that lands in
+#: one used to hang (see ``pipeline``). A JPEG is decoded at up to 1/8 scale first, so
+#: only JPEGs over about 46000x46000 meet the limit.
+MAX_DECODE_PIXELS = 2**25
 _LOG_FIRST = 10  # skipped files logged one by one before switching to a running count
 
 
 class DataError(ValueError):
     """A data source cannot be used; the message says why and what to pass instead."""
+
+
+class ImageTooLarge(ValueError):
+    """An image would decode to more than :data:`MAX_DECODE_PIXELS` pixels."""
 
 
 @dataclasses.dataclass(eq=False)
@@ -164,8 +175,10 @@ def _celeba_folder(root: Path) -> Path | None:
     return None
 
 
-def describe_source(source: str | os.PathLike, *, num_synthetic: int = 50_000) -> SourceInfo:
-    """Resolve a data source and list its images without reading them.
+def describe_source(
+    source: str | os.PathLike, *, num_synthetic: int = 50_000, check_readable: bool = True
+) -> SourceInfo:
+    """Resolve a data source, list its images and check that one of them decodes.
 
     Args:
         source: ``"synthetic"``; a CelebA folder (``img_align_celeba`` itself, a folder
@@ -173,9 +186,13 @@ def describe_source(source: str | os.PathLike, *, num_synthetic: int = 50_000) -
             CelebA zip (or any zip of images); or any folder of ``.jpg``, ``.jpeg``,
             ``.png`` or ``.bmp`` images, searched recursively.
         num_synthetic: size of the synthetic set.
+        check_readable: decode files in order until one succeeds (usually just the
+            first), so a source of which nothing can be read is refused here, before a
+            run writes anything; the unreadable ones are counted in ``skipped``.
 
     Raises:
-        DataError: the path is missing, is not a folder or zip, or holds no images.
+        DataError: the path is missing, is not a folder or zip, holds no images, or no
+            image in it can be decoded.
     """
     if isinstance(source, str) and source == SYNTHETIC:
         if num_synthetic < 1:
@@ -191,7 +208,15 @@ def describe_source(source: str | os.PathLike, *, num_synthetic: int = 50_000) -
         if not files:
             raise DataError(f"no images found in {path}: {_FIX}")
         kind = "celeba-folder" if celeba else "folder"
-        return SourceInfo(kind, str(folder), len(files), tuple(files))
+        info = SourceInfo(kind, str(folder), len(files), tuple(files))
+    else:
+        info = _describe_zip(path)
+    if check_readable:
+        _check_readable(info)
+    return info
+
+
+def _describe_zip(path: Path) -> SourceInfo:
     if not zipfile.is_zipfile(path):
         raise DataError(f"{path} is neither a folder nor a zip file: {_FIX}")
     try:
@@ -205,6 +230,22 @@ def describe_source(source: str | os.PathLike, *, num_synthetic: int = 50_000) -
     if not files:
         raise DataError(f"no images found in zip {path}: {_FIX}")
     return SourceInfo("celeba-zip" if celeba else "zip", str(path), len(files), tuple(files))
+
+
+def _check_readable(info: SourceInfo) -> None:
+    """Raise :class:`DataError` unless some file of ``info`` decodes (stops at the first)."""
+    for i in range(info.num_images):
+        try:
+            image = info.load(i, 8)
+        except DataError:  # every file has now failed
+            break
+        if image is not None:
+            return
+    name, reason = next(iter(info.skipped_files.items()))
+    raise DataError(
+        f"no readable image in {info.path}: {info.skipped} files could not be decoded "
+        f"(e.g. {name}: {reason}) — {_FIX}"
+    )
 
 
 def crop_box(width: int, height: int) -> tuple[float, float, float, float]:
@@ -230,6 +271,8 @@ def preprocess(data: bytes, size: int) -> np.ndarray:
     first (JPEG "draft" mode), never below twice the target resolution.
 
     Raises:
+        ImageTooLarge: the image would decode to more than :data:`MAX_DECODE_PIXELS`
+            pixels; checked from the header, before any pixel is decoded.
         Exception: whatever the decoder raises for corrupt or unsupported data.
     """
     with Image.open(io.BytesIO(data)) as im:
@@ -238,6 +281,12 @@ def preprocess(data: bytes, size: int) -> np.ndarray:
         if im.format == "JPEG" and min(w, h) >= 4 * size and (w, h) != CELEBA_IMAGE_SIZE:
             s = min(w, h)
             im.draft("RGB", (-(-w * 2 * size // s), -(-h * 2 * size // s)))
+        dw, dh = im.size  # what will be decoded, read from the header alone
+        if dw * dh > MAX_DECODE_PIXELS:
+            raise ImageTooLarge(
+                f"{w}x{h} decodes to {dw * dh} pixels, over MAX_DECODE_PIXELS "
+                f"{MAX_DECODE_PIXELS}: downscale it"
+            )
         if orientation != 1:
             im = ImageOps.exif_transpose(im)
         if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):

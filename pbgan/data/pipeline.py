@@ -9,9 +9,12 @@ imports TensorFlow.
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
 import logging
 import os
+import threading
+import time
 
 import pbgan  # noqa: F401  (selects Keras 2 before TensorFlow loads)
 from pbgan.data.files import SYNTHETIC, SourceInfo, describe_source
@@ -23,6 +26,56 @@ import tensorflow as tf
 __all__ = ["make_dataset", "real_images"]
 
 log = logging.getLogger(__name__)
+
+
+class _Decodes:
+    """Image decodes running inside ``tf.data``, drained before the interpreter finalizes.
+
+    A ``tf.numpy_function`` call that needs the GIL once Python has begun finalizing is
+    ended by Python (``pthread_exit``) without telling TensorFlow, and the iterator's
+    destructor, which runs later in finalization, then waits for it forever: an exit
+    that lands during a decode hangs. A large image makes that window seconds wide. At
+    exit (atexit runs before finalization) new calls return at once, and we wait for
+    the running ones and for the pipeline's buffers to fill, so nothing is in flight
+    when the iterator is destroyed.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running = 0
+        self.last = 0.0
+        self.closing = False
+
+    def start(self) -> bool:
+        """Count a call in; ``False`` once the process is exiting."""
+        with self.lock:
+            self.last = time.monotonic()
+            if self.closing:
+                return False
+            self.running += 1
+            return True
+
+    def stop(self) -> None:
+        with self.lock:
+            self.running -= 1
+            self.last = time.monotonic()
+
+    def drain(self, *, quiet: float = 0.3, timeout: float = 60.0) -> None:
+        """Refuse new calls; wait until none runs and none has started for ``quiet`` s."""
+        with self.lock:
+            self.closing = True
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                idle = self.running == 0 and time.monotonic() - self.last > quiet
+            if idle:
+                return
+            time.sleep(0.05)
+        log.warning("image decodes still running at exit after %.0f s", timeout)
+
+
+_DECODES = _Decodes()
+atexit.register(_DECODES.drain)
 
 
 def _check(size: int, batch_size: int) -> None:
@@ -90,7 +143,7 @@ def make_dataset(
     info = (
         source
         if isinstance(source, SourceInfo)
-        else describe_source(source, num_synthetic=num_synthetic)
+        else describe_source(source, num_synthetic=num_synthetic, check_readable=False)
     )
     if not repeat and info.num_images < batch_size:
         log.warning(
@@ -120,7 +173,12 @@ def make_dataset(
         blank = np.zeros((size, size, 3), np.uint8)
 
         def load(i: np.ndarray) -> tuple[np.ndarray, np.bool_]:
-            image = info.load(int(i), size)
+            if not _DECODES.start():  # exiting: fill the buffers at once, decode nothing
+                return blank, np.True_
+            try:
+                image = info.load(int(i), size)
+            finally:
+                _DECODES.stop()
             return (blank, np.False_) if image is None else (image, np.True_)
 
         def load_one(i: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
