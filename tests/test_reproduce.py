@@ -204,3 +204,44 @@ def test_the_command_module_loads_without_tensorflow():
     code = "import sys, pbgan.reproduce.cli; print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+DIES_WITH_PARENT = """
+import os, sys, time
+from pbgan.reproduce.pool import die_with_parent
+child = os.fork()
+if child == 0:
+    die_with_parent()
+    time.sleep(60)
+    os._exit(0)
+print(child, flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_training_job_dies_with_the_command_that_started_it():
+    """Stopping `pbgan reproduce` (even with kill -9) must not leave jobs training on."""
+    import os
+    import signal
+    import time
+
+    parent = subprocess.Popen(
+        [sys.executable, "-c", DIES_WITH_PARENT], stdout=subprocess.PIPE, text=True
+    )
+    child = int(parent.stdout.readline())
+    time.sleep(0.5)  # let the child ask for its signal
+    parent.kill()
+    parent.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        # A zombie re-parented to a non-reaping init still answers kill(0): check state.
+        with open(f"/proc/{child}/stat") as stat:
+            if stat.read().split(")")[-1].split()[0] == "Z":
+                return
+        time.sleep(0.1)
+    os.kill(child, signal.SIGKILL)
+    pytest.fail("the job outlived the command that started it")

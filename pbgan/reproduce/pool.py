@@ -26,7 +26,7 @@ from typing import Any
 
 from pbgan.reproduce.plan import ReproduceConfig, ReproduceError, RunSpec
 
-__all__ = ["TrainTask", "cores", "train_all"]
+__all__ = ["TrainTask", "cores", "die_with_parent", "train_all"]
 
 Report = Callable[[str], None]
 
@@ -60,8 +60,29 @@ def _one_line(err: BaseException) -> str:
     return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
+def die_with_parent() -> None:
+    """End this process when its parent ends, however it ends (``kill -9`` included).
+
+    A training job must not train on, unseen, after ``pbgan reproduce`` was stopped: on
+    Linux the kernel sends it SIGKILL when the parent dies (``PR_SET_PDEATHSIG``); its
+    run resumes from the last finished epoch next time. Elsewhere this does nothing.
+    """
+    import ctypes
+    import signal
+
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request took hold
+        os._exit(1)
+
+
 def _child(task: TrainTask, core: int, conn) -> None:
     """Entry point of a job: pin, then import TensorFlow, train, send the result."""
+    die_with_parent()
     _pin(core)
     try:
         from pbgan.metrics.evaluate import progress
