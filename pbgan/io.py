@@ -96,16 +96,18 @@ def check_writable(path: str | os.PathLike, option: str, *, file: bool = False) 
     names the flag in the message, e.g. ``--report``.
     """
     path = Path(path)
-    existing = path.parent if file else path
-    while not existing.exists() and existing != existing.parent:
+    full = Path(os.path.abspath(os.path.expanduser(path)))
+    existing = full.parent if file else full
+    while not existing.exists():  # the nearest folder that exists is where mkdir writes
         existing = existing.parent
     if not existing.is_dir():
+        under = "" if existing == full else " (the path lies under it)"
         raise UnwritableError(
-            f"{option} {path}: {existing} is a file, not a folder; pass another path"
+            f"{option} {path}: {existing} is a file, not a folder{under}: pass another {option}"
         )
     if not os.access(existing, os.W_OK | os.X_OK):
         raise UnwritableError(
-            f"{option} {path}: {existing} is not writable; pass a path you can write "
-            f"(or chmod u+w {existing})"
+            f"{option} {path}: {existing} is not writable (read-only): pass a path in a "
+            f"writable folder, or chmod u+w {existing}"
         )
     return path

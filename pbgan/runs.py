@@ -7,9 +7,14 @@ A run directory holds::
     generator.keras        the generator after the last finished epoch (for convert/sample)
     samples/epoch_NNN.png  grids from one fixed latent batch
     history.csv            losses per finished epoch
+    epochs/epoch_NNN.json  one epoch's history row and the digest of its generator.keras
     loss_curves.png        generator and discriminator loss per epoch
     logs/                  TensorBoard
     .lock                  held (flock) by the process training the run; holds its pid
+
+The end of an epoch writes the sample, generator.keras, the epoch record and history,
+and only then the checkpoint: the checkpoint is the commit point, and a resume puts right
+whatever a kill left ahead of it (:mod:`pbgan.train.epoch`).
 
 Training writes it (:mod:`pbgan.train`); everything downstream (convert, evaluate,
 reproduce, sample) reads it through this module only. Nothing here imports TensorFlow.
@@ -32,6 +37,7 @@ from pbgan.io import atomic_write_text, honour_umask
 __all__ = [
     "CHECKPOINTS",
     "CONFIG",
+    "EPOCHS",
     "GENERATOR",
     "HISTORY",
     "HISTORY_KEYS",
@@ -42,6 +48,8 @@ __all__ = [
     "TUNABLE_KEYS",
     "RunError",
     "check_identity",
+    "check_writable",
+    "epoch_record_path",
     "in_force",
     "load_run_config",
     "lock_run",
@@ -58,6 +66,7 @@ CHECKPOINTS = "checkpoints"
 GENERATOR = "generator.keras"
 SAMPLES = "samples"
 HISTORY = "history.csv"
+EPOCHS = "epochs"
 LOSS_CURVES = "loss_curves.png"
 LOCK = ".lock"
 
@@ -93,6 +102,22 @@ class RunError(ValueError):
 def sample_path(run_dir: str | os.PathLike, epoch: int) -> Path:
     """The sample grid written after ``epoch`` (1-based)."""
     return Path(run_dir) / SAMPLES / f"epoch_{epoch:03d}.png"
+
+
+def epoch_record_path(run_dir: str | os.PathLike, epoch: int) -> Path:
+    """The record of epoch ``epoch`` (1-based): its history row and generator digest."""
+    return Path(run_dir) / EPOCHS / f"epoch_{epoch:03d}.json"
+
+
+def check_writable(run_dir: str | os.PathLike) -> None:
+    """Refuse an ``--out`` that is a file or cannot be written, before anything is written."""
+    from pbgan.io import UnwritableError
+    from pbgan.io import check_writable as check
+
+    try:
+        check(run_dir, "--out")
+    except UnwritableError as err:
+        raise RunError(str(err)) from None
 
 
 def load_run_config(run_dir: str | os.PathLike) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import click
 @click.option("--z-dim", default=100, show_default=True, type=click.IntRange(1))
 @training_options
 @click.option(
-    "--out", "run_dir", required=True, type=click.Path(file_okay=False), help="Run directory."
+    "--out", "run_dir", required=True, type=click.Path(), help="Run directory (a folder)."
 )
 @click.option("--lr", "learning_rate", default=2e-4, show_default=True)
 @click.option("--beta1", "beta_1", default=0.5, show_default=True)
@@ -80,7 +80,7 @@ def train(run_dir: str, recipe: str | None, ema: float | None, **options) -> Non
     A generator that deploys as binary ops (xnor, a setting that binarizes) is trained
     with the deployable recipe by default: see --recipe.
     """
-    from pbgan.runs import check_identity
+    from pbgan.runs import check_identity, check_writable
     from pbgan.train.recipe import plan_stages
     from pbgan.train.run import TrainConfig, train
 
@@ -91,6 +91,7 @@ def train(run_dir: str, recipe: str | None, ema: float | None, **options) -> Non
     stages = plan_stages(TrainConfig(**options), run_dir, recipe, ema)
     for stage in stages:  # refuse a later stage before an earlier one trains
         stage.config.validate()
+        check_writable(stage.run_dir)
         check_identity(stage.run_dir, dataclasses.asdict(stage.config))
     for stage in stages:
         if stage.label:

@@ -19,23 +19,15 @@ from pathlib import Path
 from pbgan import stack_versions
 from pbgan.io import atomic_write_json
 from pbgan.models import build_discriminator, build_generator
-from pbgan.plots import plot_loss_curves, save_grid
 from pbgan.runs import (
     CHECKPOINTS,
     CONFIG,
-    GENERATOR,
-    HISTORY,
-    HISTORY_KEYS,
-    LOSS_CURVES,
     RunError,
     check_identity,
+    check_writable,
     lock_run,
-    read_history,
     resumed_config,
     run_generator,
-    sample_path,
-    save_model_atomic,
-    write_history,
 )
 from pbgan.settings import (
     ARCHITECTURES,
@@ -44,7 +36,14 @@ from pbgan.settings import (
     get_setting,
     resolve_architecture,
 )
+from pbgan.train.epoch import EpochEnd, repair, restore_newest
 from pbgan.train.gan import GAN
+from pbgan.train.workers import (
+    check_same_epoch,
+    multiworker_strategy,
+    own_run_dir,
+    peer_failures,
+)
 from pbgan.transfer import copy_float_weights
 
 import numpy as np
@@ -118,8 +117,10 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
 
     ``mirrored`` mirrors over every GPU, or every logical CPU when there are no GPUs
     (that is how the tests exercise it). ``multiworker`` reads the cluster from the
-    ``TF_CONFIG`` environment variable (see README).
+    ``TF_CONFIG`` environment variable (see README and :mod:`pbgan.train.workers`).
     """
+    if name == "multiworker":  # first: listing devices would already fix the process's setup
+        return multiworker_strategy()
     gpus = tf.config.list_logical_devices("GPU")
     if name == "auto":
         return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
@@ -128,10 +129,6 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     if name == "mirrored":
         devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices=devices)
-    if name == "multiworker":
-        if "TF_CONFIG" not in os.environ:
-            raise RunError("--strategy multiworker needs the TF_CONFIG environment variable set")
-        return tf.distribute.MultiWorkerMirroredStrategy()
     raise RunError(f"unknown strategy {name!r}: choose auto, default, mirrored or multiworker")
 
 
@@ -153,44 +150,6 @@ class _StopOnNonFinite(tf.keras.callbacks.Callback):
                 self.reason = f"{key} became {value} at epoch {self._epoch + 1}, step {batch + 1}"
                 self.model.stop_training = True
                 return
-
-
-class _EpochEnd(tf.keras.callbacks.Callback):
-    """Checkpoint, samples, generator export, history and plot after each good epoch."""
-
-    def __init__(
-        self, run_dir: Path, gan: GAN, manager, epoch_var, z_fixed, guard, history, source
-    ):
-        super().__init__()
-        self.source = source
-        self.run_dir, self.gan, self.manager = run_dir, gan, manager
-        self.epoch_var, self.z_fixed, self.guard, self.history = epoch_var, z_fixed, guard, history
-        self._start = time.perf_counter()
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.guard.reason is not None:
-            return  # never overwrite the last good checkpoint with a diverged state
-        logs = logs or {}
-        done = epoch + 1
-        self.epoch_var.assign(done)
-        self.manager.save(checkpoint_number=done)
-        # With weight averaging on, the averaged generator is the one a user gets.
-        exported = self.gan.ema if self.gan.ema is not None else self.gan.generator
-        images = exported.predict(self.z_fixed, batch_size=len(self.z_fixed), verbose=0)
-        save_grid(images, sample_path(self.run_dir, done))
-        save_model_atomic(exported, self.run_dir / GENERATOR)
-        row = {k: float(logs.get(k, float("nan"))) for k in HISTORY_KEYS[1:-2]}
-        row.update(
-            epoch=done,
-            seconds=time.perf_counter() - self._start,
-            skipped_images=self.source.skipped,
-        )
-        self.history[:] = [r for r in self.history if r["epoch"] < done] + [row]
-        write_history(self.run_dir / HISTORY, self.history)
-        plot_loss_curves(self.history, self.run_dir / LOSS_CURVES, title=self.run_dir.name)
 
 
 def _warn_negative_dor(config: TrainConfig) -> None:
@@ -279,14 +238,20 @@ def train(
     config.validate()
     _warn_negative_dor(config)
     run_dir = Path(run_dir)
+    check_writable(run_dir)
     check_identity(run_dir, dataclasses.asdict(config))
     source = describe_source(config.data)
     steps = _steps_per_epoch(config, source.num_images)
     tf.keras.utils.set_random_seed(config.seed)
-    strategy = make_strategy(config.strategy)
-    with lock_run(run_dir):
-        check_identity(run_dir, dataclasses.asdict(config))  # again, now no one else can start it
-        return _train_locked(config, run_dir, source, steps, strategy, verbose, extra_callbacks)
+    # A non-chief worker trains in a copy and locks that: only the chief writes run_dir.
+    with own_run_dir(run_dir, config.strategy) as own_dir, peer_failures(config.strategy):
+        strategy = make_strategy(config.strategy)
+        with lock_run(own_dir):
+            check_identity(run_dir, dataclasses.asdict(config))  # again, now no one else can
+            result = _train_locked(
+                config, own_dir, source, steps, strategy, verbose, extra_callbacks
+            )
+    return dataclasses.replace(result, run_dir=run_dir)
 
 
 def _train_locked(config, run_dir, source, steps, strategy, verbose, extra_callbacks):
@@ -355,17 +320,16 @@ def _train_locked(config, run_dir, source, steps, strategy, verbose, extra_callb
             **tracked,
         )
     manager = tf.train.CheckpointManager(checkpoint, run_dir / CHECKPOINTS, max_to_keep=2)
-    if manager.latest_checkpoint:
-        try:
-            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        except (AssertionError, ValueError, tf.errors.OpError) as err:
-            raise RunError(
-                f"checkpoint in {run_dir} does not match this model ({type(err).__name__}): "
-                "pass a new --out"
-            ) from err
+    if restore_newest(checkpoint, manager, run_dir):
         log.info("resuming %s from epoch %d", run_dir, int(epoch_var.numpy()))
     initial_epoch = int(epoch_var.numpy())
-    history = [r for r in read_history(run_dir / HISTORY) if r["epoch"] <= initial_epoch]
+    check_same_epoch(strategy, initial_epoch)  # multi-worker only: all restored the same
+    z_fixed = np.random.default_rng(config.seed).normal(size=(config.samples, config.z_dim))
+    z_fixed = z_fixed.astype("float32")
+    # Put right what a kill left ahead of the checkpoint; every worker takes the same steps.
+    exported = ema if ema is not None else generator
+    force = config.strategy == "multiworker"
+    history = repair(run_dir, initial_epoch, exported, z_fixed, force=force)
     # A restore brings back the optimizers' own hyperparameters; the command's win.
     for opt in (g_opt, d_opt):
         opt.learning_rate = config.learning_rate
@@ -384,14 +348,11 @@ def _train_locked(config, run_dir, source, steps, strategy, verbose, extra_callb
         batch_size=config.batch_size,
         seed=config.seed + initial_epoch,  # a resumed run sees new batches, not a replay
     )
-    z_fixed = np.random.default_rng(config.seed).normal(size=(config.samples, config.z_dim))
     guard = _StopOnNonFinite()
     callbacks = [
         guard,
         _Estimate((config.epochs - initial_epoch) * steps),
-        _EpochEnd(
-            run_dir, gan, manager, epoch_var, z_fixed.astype("float32"), guard, history, source
-        ),
+        EpochEnd(run_dir, gan, manager, epoch_var, z_fixed, guard, history, source),
         tf.keras.callbacks.TensorBoard(run_dir / "logs", write_graph=False, profile_batch=0),
         *(extra_callbacks or []),
     ]
