@@ -162,11 +162,20 @@ def _mean_sd(values: list[float], digits: int = 1) -> str:
     return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
+def _versus(seeds: dict[int, dict], reference: dict[int, dict]) -> str:
+    """Mean SWD against ``reference``'s on the seeds both have: "+5% (3)"."""
+    paired = [s for s in seeds if s in reference]
+    if not paired:
+        return "—"
+    base = statistics.mean(reference[s]["swd"] for s in paired)
+    mine = statistics.mean(seeds[s]["swd"] for s in paired)
+    return f"{100 * (mine / base - 1):+.0f}% ({len(paired)})"
+
+
 def table(results: dict[str, dict[int, dict]]) -> str:
     from pbgan.markdown import md_table
     from pbgan.tflite_graph import format_bytes
 
-    a = results.get("A", {})
     rows = []
     order = [v for v in VARIANTS if v in results] + sorted(set(results) - set(VARIANTS))
     for variant in order:
@@ -174,12 +183,7 @@ def table(results: dict[str, dict[int, dict]]) -> str:
         swd = [r["swd"] for r in seeds.values()]
         ms = [r["ms_ssim"] for r in seeds.values()]
         # Against A on the same seeds: training seeds move SWD by more than any lever.
-        paired = [s for s in seeds if s in a]
-        vs_a = "—"
-        if paired:
-            base = statistics.mean(a[s]["swd"] for s in paired)
-            mine = statistics.mean(seeds[s]["swd"] for s in paired)
-            vs_a = f"{100 * (mine / base - 1):+.0f}% ({len(paired)})"
+        vs_a, vs_a_ema = (_versus(seeds, results.get(ref, {})) for ref in ("A", "A_ema"))
         setting, scheme, levers = VARIANTS.get(variant, ("?", "?", []))
         per_seed = ", ".join(f"s{s}: {r['swd']:.1f}" for s, r in sorted(seeds.items()))
         deployed = [r["deploy"] for r in seeds.values() if "deploy" in r]
@@ -190,10 +194,11 @@ def table(results: dict[str, dict[int, dict]]) -> str:
             [
                 variant,
                 f"{setting} ({'float' if setting == 'A' else scheme})",
-                " ".join(levers).replace("{A}", "A") or "—",
+                " ".join(levers).replace("{A}", "A").replace("{A_ema}", "A_ema") or "—",
                 len(seeds),
                 _mean_sd(swd),
                 vs_a,
+                vs_a_ema,
                 _mean_sd(ms, 3),
                 bconv,
                 size,
@@ -202,6 +207,7 @@ def table(results: dict[str, dict[int, dict]]) -> str:
             ]
         )
     header = ["variant", "setting", "levers", "seeds", "SWD x1e3", "vs A, same seeds (n)"]
+    header += ["vs A_ema, same seeds (n)"]
     header += ["MS-SSIM", "LceBconv2d", "flatbuffer", "ms, 1 thread", "per seed (SWD)"]
     return md_table(header, rows)
 
