@@ -323,7 +323,10 @@ def odd_inputs(tmp_path_factory, paths):
     ("args", "message"),
     [
         (["{gen}", "--data", "{root}/empty"], "no images found in {root}/empty: pass --data"),
-        (["{gen}", "--data", "{root}/junk"], "none of the 5 images in {root}/junk could be read"),
+        (
+            ["{gen}", "--data", "{root}/junk"],
+            "no readable image in {root}/junk: 5 files could not be decoded",
+        ),
         (["{gen}", "--data", "{root}/three"], "holds only 3 readable images: evaluation needs"),
         (["{gen}", "--data", "{root}/missing"], "data path not found: {root}/missing: pass"),
         (["{gen}", "--data", ""], "--data is empty: pass --data synthetic"),
