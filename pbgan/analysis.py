@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 import pbgan  # noqa: F401  (selects Keras 2 before TensorFlow loads)
 from pbgan.layers import PhaseConv2DTranspose, Projection
+from pbgan.markdown import text_table
 
 import tensorflow as tf
 
@@ -144,12 +145,14 @@ def load_keras_model(path: str | os.PathLike) -> tf.keras.Model:
 
 
 def format_table(rows: list[LayerDoR]) -> str:
-    """Human-readable table of :func:`analyze` rows."""
-    header = f"{'layer':<16} {'kind':<10} {'c_in':>6} {'h_in':>5} {'w_in':>5} {'DoR':>7}  plan"
-    lines = [header, "-" * len(header)]
-    for r in rows:
-        plan = "binarize" if r.binarize else "keep float"
-        lines.append(
-            f"{r.layer:<16} {r.kind:<10} {r.c_in:>6} {r.h_in:>5} {r.w_in:>5} {r.dor:>7}  {plan}"
-        )
-    return "\n".join(lines)
+    """Human-readable table of :func:`analyze` rows, columns as wide as their content.
+
+    Keras' default names (``conv2d_transpose_12``) are longer than ours, so no width is
+    fixed in advance.
+    """
+    header = ["layer", "kind", "c_in", "h_in", "w_in", "DoR", "plan"]
+    body = [
+        [r.layer, r.kind, r.c_in, r.h_in, r.w_in, r.dor, "binarize" if r.binarize else "keep float"]
+        for r in rows
+    ]
+    return text_table(header, body)

@@ -84,6 +84,7 @@ def _register_optional_commands() -> None:
         ("pbgan.metrics.cli", ("evaluate",)),
         ("pbgan.reproduce.cli", ("reproduce",)),
         ("pbgan.demo.cli", ("demo",)),
+        ("pbgan.byog.cli", ("binarize", "distill")),
         ("pbgan.android", ("android_assets_command",)),
     ):
         mod = importlib.import_module(module)

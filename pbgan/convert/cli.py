@@ -14,7 +14,11 @@ import click
 
 @click.command("convert")
 @click.argument("source", required=False)
-@setting_option(required=True)
+@setting_option(
+    default=None,
+    help="The plan the generator must follow. Default: a run's own setting, else the "
+    "source as built (binary ops exactly where it has binary layers, e.g. `pbgan binarize`).",
+)
 @scheme_option(default=None, help="Default: the source's own (xnor for --init random).")
 @click.option(
     "--model",
@@ -44,7 +48,7 @@ import click
 @one_line_errors(ValueError)
 def convert(
     source: str | None,
-    setting: str,
+    setting: str | None,
     scheme: str | None,
     arch: str | None,
     init: str | None,
@@ -81,10 +85,12 @@ def convert(
             f"{FLOAT_RULE.tolerance:g} float, {BINARY_RULE.tolerance:g} binary)"
         )
     check_output(out)  # before minutes of conversion, not after
-    setting_obj = get_setting(setting)
+    setting_obj = get_setting(setting) if setting else None
     if (source is None) == (arch is None):
         raise UsageFailure("pass either SOURCE or --model NAME --init random")
     if arch is not None:
+        if setting_obj is None:
+            raise UsageFailure("--model needs --setting (e.g. --setting auto)")
         if init != "random":
             raise UsageFailure("--model needs --init random (there are no pretrained weights)")
         with warnings.catch_warnings():
@@ -99,19 +105,24 @@ def convert(
         description = f"{arch} width {width:g} (random init)"
     else:
         model, config = load_generator_source(source)
-        for key, value in (("setting", setting_obj.name), ("scheme", scheme)):
+        chosen = setting_obj.name if setting_obj else None
+        for key, value in (("setting", chosen), ("scheme", scheme)):
             trained = config.get(key)
             if value is not None and trained is not None and trained != value:
                 raise UsageFailure(
                     f"{source} was trained with --{key} {trained}: pass --{key} {trained}"
                 )
         description = str(source)
+        if setting_obj is None and config.get("setting"):
+            setting_obj = get_setting(config["setting"])
 
     if quantize is not None:
         from pbgan.convert.quantize import quantize_generator
 
         if parity_tol is not None:
             raise UsageFailure("--parity-tol is the float rule: drop it with --quantize")
+        if setting_obj is None:
+            raise UsageFailure("--quantize needs --setting (e.g. --setting A)")
         result = quantize_generator(
             model, mode=quantize, setting=setting_obj, scheme=scheme, source=description
         )
@@ -137,10 +148,11 @@ def convert(
         f"{m['parity_worst_row_fraction']:.1%}/{m['parity_worst_column_fraction']:.1%}/"
         f"{m['parity_worst_channel_fraction']:.1%}"
     )
+    width = max([12] + [len(layer["layer"]) for layer in m["layers"]])  # Keras' long names
     for layer in m["layers"]:
         kind = "binary" if "LceBconv2d" in layer["tflite_ops"] else "float"
         click.echo(
-            f"  {layer['layer']:<12} DoR {layer['dor']:>6}  {kind:<6} "
+            f"  {layer['layer']:<{width}} DoR {layer['dor']:>6}  {kind:<6} "
             f"{format_bytes(layer['weight_bytes']):>10}  {' '.join(layer['tflite_ops'])}"
         )
     if "note" in m:

@@ -42,6 +42,7 @@ __all__ = [
     "convert_generator",
     "infer_scheme",
     "load_generator_source",
+    "weighted_ops_per_layer",
     "write_conversion",
 ]
 
@@ -97,47 +98,76 @@ def _filter(op: OpInfo) -> object:
     return constants[0]
 
 
-def _layer_ops(info: ModelInfo, layer: str, weighted: OpInfo) -> list[str]:
-    """Operators whose outputs are named after ``layer``, plus its weighted operator."""
+def _layer_ops(info: ModelInfo, layer: str, weighted: list[OpInfo]) -> list[str]:
+    """Operators whose outputs are named after ``layer``, plus its weighted operators."""
     marker = f"/{layer}/"
     names = [op.name for op in info.ops if any(marker in t.name for t in op.outputs)]
-    if weighted.name not in names:
-        names.append(weighted.name)
+    names += [op.name for op in weighted if op.name not in names]
     return names
 
 
-def check_graph(info: ModelInfo, rows: list[LayerDoR], *, scheme: str | None) -> list[LayerReport]:
-    """Match weighted operators to layers and enforce the plan (see module docstring)."""
+def weighted_ops_per_layer(model: tf.keras.Model, rows: list[LayerDoR]) -> list[int]:
+    """Weighted operators each row's layer converts to: a phase layer's convolutions, else 1.
+
+    A :class:`PhaseConv2DTranspose` is one convolution per group of equal output phases:
+    one for the built-in 4x4 stride-2 layer, four for a 5x5 or 3x3 stride-2 one.
+    """
+    return [
+        len(layer._phase_convs()) if isinstance(layer, PhaseConv2DTranspose) else 1  # noqa: SLF001
+        for layer in (model.get_layer(row.layer) for row in rows)
+    ]
+
+
+def _check_op(row: LayerDoR, op: OpInfo, scheme: str | None) -> None:
+    """``op``, a weighted operator of ``row``'s layer, is binary exactly where planned."""
+    weights = _filter(op)
+    expect_binary = row.binarized and scheme is not None and get_scheme(scheme).deploys_binary
+    if expect_binary:
+        packed_channels = math.ceil(row.c_in / 32)
+        if op.name != "LceBconv2d" or weights.dtype != "int32":
+            raise ConversionError(
+                f"{row.layer} is binarized but converted to {op.name} with {weights.dtype} "
+                "weights instead of LceBconv2d with bit-packed weights"
+            )
+        if weights.shape[-1] != packed_channels:
+            raise ConversionError(
+                f"{row.layer}: LceBconv2d weights have {weights.shape[-1]} packed input words, "
+                f"expected {packed_channels} for {row.c_in} input channels"
+            )
+    elif op.name == "LceBconv2d" or weights.dtype not in _FLOAT:
+        raise ConversionError(
+            f"{row.layer} is planned float but converted to {op.name} with {weights.dtype} weights"
+        )
+
+
+def check_graph(
+    info: ModelInfo,
+    rows: list[LayerDoR],
+    *,
+    scheme: str | None,
+    ops_per_layer: list[int] | None = None,
+) -> list[LayerReport]:
+    """Match weighted operators to layers and enforce the plan (see module docstring).
+
+    ``ops_per_layer`` (:func:`weighted_ops_per_layer`; one each by default) is how many
+    consecutive weighted operators each layer converts to; every one is checked.
+    """
     weighted = [op for op in info.ops if op.name in WEIGHTED_OPS]
-    if len(weighted) != len(rows):
+    counts = ops_per_layer or [1] * len(rows)
+    if len(weighted) != sum(counts):
         raise ConversionError(
             f"flatbuffer has {len(weighted)} weighted operators for {len(rows)} generator "
             "layers: the converter fused or split a layer, so the plan cannot be checked"
         )
-    reports = []
-    for row, op in zip(rows, weighted, strict=True):
-        weights = _filter(op)
-        expect_binary = row.binarized and scheme is not None and get_scheme(scheme).deploys_binary
-        if expect_binary:
-            packed_channels = math.ceil(row.c_in / 32)
-            if op.name != "LceBconv2d" or weights.dtype != "int32":
-                raise ConversionError(
-                    f"{row.layer} is binarized but converted to {op.name} with {weights.dtype} "
-                    "weights instead of LceBconv2d with bit-packed weights"
-                )
-            if weights.shape[-1] != packed_channels:
-                raise ConversionError(
-                    f"{row.layer}: LceBconv2d weights have {weights.shape[-1]} packed input words, "
-                    f"expected {packed_channels} for {row.c_in} input channels"
-                )
-        elif op.name == "LceBconv2d" or weights.dtype not in _FLOAT:
-            raise ConversionError(
-                f"{row.layer} is planned float but converted to {op.name} with {weights.dtype} weights"
-            )
-        weight_bytes = sum(t.nbytes for t in op.inputs if t.is_constant)
+    reports, start = [], 0
+    for row, count in zip(rows, counts, strict=True):
+        ops, start = weighted[start : start + count], start + count
+        for op in ops:
+            _check_op(row, op, scheme)
+        weight_bytes = sum(t.nbytes for op in ops for t in op.inputs if t.is_constant)
         reports.append(
             LayerReport(
-                row.layer, row.dor, row.binarized, _layer_ops(info, row.layer, op), weight_bytes
+                row.layer, row.dor, row.binarized, _layer_ops(info, row.layer, ops), weight_bytes
             )
         )
     return reports
@@ -150,17 +180,20 @@ def _describe_plan(rows: list[LayerDoR], plan: list[bool]) -> str:
 
 def _settings_matching(rows: list[LayerDoR], actual: list[bool]) -> list[str]:
     dors = [r.dor for r in rows]
-    return [
-        name
-        for name in ("A", "B", "C", "D", "E", "F", "G", "H", "auto")
-        if get_setting(name).plan(dors, warn=False) == actual
-    ]
+    matching = []
+    for name in ("A", "B", "C", "D", "E", "F", "G", "H", "auto"):
+        try:
+            if get_setting(name).plan(dors, warn=False) == actual:
+                matching.append(name)
+        except ValueError:  # it names more deconvolutions than the generator has
+            continue
+    return matching
 
 
 def convert_generator(
     model: tf.keras.Model,
     *,
-    setting: str | Setting,
+    setting: str | Setting | None = None,
     scheme: str | None = None,
     source: str = "",
     allow_negative_dor: bool = False,
@@ -168,6 +201,10 @@ def convert_generator(
     parity_latents: int = PARITY_LATENTS,
 ) -> Conversion:
     """Convert a partially binarized generator to an LCE flatbuffer and check it.
+
+    ``setting`` is the plan the generator must follow; ``None`` takes the generator as it
+    is (one binarized elsewhere, e.g. by ``pbgan binarize``): binary operators exactly
+    where it has binary layers.
 
     Example::
 
@@ -184,21 +221,24 @@ def convert_generator(
             f"parity tolerance {parity_tolerance}: pass a finite value >= 0 (a NaN or "
             "infinite one would pass any graph)"
         )
-    setting = get_setting(setting)
     rows = analyze(model)
     if len(rows) < 2 or rows[0].kind != "projection":
         raise ConversionError(
             "source is not a generator with a projection and deconvolutions: pass a generator"
         )
-    dors = [r.dor for r in rows]
-    plan = setting.plan(dors, warn=False)
+    actual = [r.binarized for r in rows]
+    if setting is None:  # as built: the plan is what the generator binarizes
+        plan = actual
+        name = next(iter(_settings_matching(rows, actual)), "custom")
+    else:
+        setting = get_setting(setting)
+        plan, name = setting.plan([r.dor for r in rows], warn=False), setting.name
     negative = [r.layer for r, b in zip(rows, plan, strict=True) if b and r.dor < 0]
     if negative and not allow_negative_dor:
         raise ConversionError(
-            f"setting {setting.name} binarizes {', '.join(negative)} with DoR < 0: pass "
+            f"setting {name} binarizes {', '.join(negative)} with DoR < 0: pass "
             "--allow-negative-dor to convert it anyway"
         )
-    actual = [r.binarized for r in rows]
     if actual != plan:
         matching = _settings_matching(rows, actual)
         hint = f"pass --setting {matching[0]}" if matching else "pass the setting it was built with"
@@ -216,7 +256,9 @@ def convert_generator(
 
     flatbuffer = lce.convert_keras_model(model)
     info = read_flatbuffer(flatbuffer)
-    layers = check_graph(info, rows, scheme=scheme)
+    layers = check_graph(
+        info, rows, scheme=scheme, ops_per_layer=weighted_ops_per_layer(model, rows)
+    )
     figures = check_parity(
         flatbuffer,
         model,
@@ -228,7 +270,7 @@ def convert_generator(
     binary_bytes = info.binary_weight_bytes
     float_bytes = info.float_weight_bytes
     manifest = {
-        "setting": setting.name,
+        "setting": name,
         "scheme": scheme,
         "source": source,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
