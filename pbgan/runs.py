@@ -252,12 +252,14 @@ def read_history(path: str | os.PathLike) -> list[dict[str, Any]]:
         ]
 
 
-def write_history(path: str | os.PathLike, rows: list[dict[str, Any]]) -> None:
+def write_history(
+    path: str | os.PathLike, rows: list[dict[str, Any]], columns: tuple[str, ...] = HISTORY_KEYS
+) -> None:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=HISTORY_KEYS, extrasaction="ignore")
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: f"{row.get(k, 0):.6g}" for k in HISTORY_KEYS})
+        writer.writerow({k: f"{row.get(k, 0):.6g}" for k in columns})
     atomic_write_text(path, buf.getvalue())
 
 

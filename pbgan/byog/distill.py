@@ -31,9 +31,7 @@ commit point; running the same command again resumes after the last committed ep
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import math
 import os
 import sys
@@ -42,7 +40,7 @@ from pathlib import Path
 
 import pbgan
 from pbgan.analysis import analyze, load_keras_model
-from pbgan.io import atomic_write_json, atomic_write_text
+from pbgan.io import atomic_write_json
 from pbgan.models import build_discriminator
 from pbgan.plots import plot_loss_curves, save_grid
 from pbgan.runs import (
@@ -59,6 +57,7 @@ from pbgan.runs import (
     run_generator,
     sample_path,
     save_model_atomic,
+    write_history,
 )
 from pbgan.settings import ARCHITECTURES
 from pbgan.train.epoch import restore_newest
@@ -269,12 +268,7 @@ def recalibrate_batch_norm(
 
 
 def _write_history(path: Path, rows: list[dict]) -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=HISTORY_COLUMNS, extrasaction="ignore")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: f"{row.get(k, 0):.6g}" for k in HISTORY_COLUMNS})
-    atomic_write_text(path, buf.getvalue())
+    write_history(path, rows, tuple(HISTORY_COLUMNS))
 
 
 def _side_by_side(teacher, student, z: np.ndarray) -> np.ndarray:
