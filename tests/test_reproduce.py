@@ -6,18 +6,22 @@ is in ``test_reproduce_report.py``; aggregation and the verdict rule in
 import json
 import math
 import shlex
+import shutil
 import subprocess
 import sys
+from collections import deque
 
 import pbgan  # noqa: F401
 from pbgan.cli import main
 from pbgan.reproduce import (
     FIGURES,
     ReproduceConfig,
+    ReproduceError,
     RunSpec,
     aggregate,
     plan_runs,
 )
+from pbgan.reproduce.pool import TrainTask
 from pbgan.reproduce.stats import fmt_spread
 
 import pytest
@@ -30,14 +34,15 @@ TOY = [
     "--width", "0.0625",
     "--arch", "dcgan32",
     "--schemes", "bwn,xnor",
-    "--settings", "B",
+    "--settings", "A,B",
     "--eval-n", "32",
     "--resolutions", "32",
     "--bench-runs", "2",
     "--seeds", "0,1",
     "--jobs", "2",
 ]  # fmt: skip
-RUN_NAMES = ["bwn_B_s0", "xnor_B_s0", "bwn_B_s1", "xnor_B_s1"]
+# xnor B deploys as binary ops: a student of the same seed's A (the deployable recipe).
+RUN_NAMES = [f"{n}_s{s}" for s in (0, 1) for n in ("bwn_B", "xnor_A", "xnor_B")]
 
 
 def _reproduce(*args):
@@ -77,12 +82,12 @@ def test_two_seeds_two_schemes_side_by_side_end_to_end(reproduction):
     ssim = aggregate({s: by[f"bwn_B_s{s}"]["eval"]["ms_ssim_generated"] for s in (0, 1)})
     assert f"| B | 38 | {fmt_spread(swd, 1)} | {fmt_spread(ssim, 3)} |" in report
     # Table 4 covers both schemes: xnor B runs deconv1 as a binary op, bwn B in float.
-    assert by["xnor_B_s0"]["deploy"]["ops"]["LceBconv2d"] == 1
+    assert by["xnor_B_s0"]["deploy"]["ops"]["LceBconv2d"] == 4  # one per output phase
     assert by["bwn_B_s1"]["deploy"]["ops"].get("LceBconv2d", 0) == 0
     (b_row,) = [line for line in report.splitlines() if line.startswith("| B | float only |")]
-    assert "| 1 LceBconv2d |" in b_row
+    assert "| 4 LceBconv2d |" in b_row
     assert "With 2 seed(s) no order can be decided" in report
-    assert "Model: dcgan32, width 0.0625; settings B; schemes bwn, xnor" in report
+    assert "Model: dcgan32, width 0.0625; settings A, B; schemes bwn, xnor" in report
     assert "seeds 0, 1" in report and summary["command"] in report
     assert "--seeds 0,1 --jobs 2" in summary["command"]
     assert "2 training processes on cores" in result.stderr
@@ -97,8 +102,8 @@ def test_rerun_reuses_finished_runs_without_retraining(reproduction):
     assert result.exit_code == 0, result.output
     assert _histories(out) == histories  # no epoch trained again
     assert {p: p.stat().st_mtime_ns for p in cached} == cached
-    assert "4 of 4 runs already trained, 0 to train" in result.stderr
-    assert result.stderr.count("evaluation reused") == 4
+    assert "6 of 6 runs already trained, 0 to train" in result.stderr
+    assert result.stderr.count("evaluation reused") == 6
 
 
 @pytest.mark.slow
@@ -115,6 +120,46 @@ def test_summaries_alone_reproduce_the_report_without_checkpoints(reproduction, 
     assert [r["dir"] for r in again["runs"]] == [f"summaries/{n}" for n in RUN_NAMES]
     assert [r["eval"] for r in again["runs"]] == [r["eval"] for r in original["runs"]]
     assert again["aggregates"] == original["aggregates"]
+
+
+@pytest.mark.slow
+def test_binary_deploying_runs_are_students_of_the_same_seeds_float_a(reproduction):
+    out, _ = reproduction
+    for seed in (0, 1):
+        student = json.loads((out / f"runs/xnor_B_s{seed}/config.json").read_text())
+        teacher = str(out / f"runs/xnor_A_s{seed}")
+        assert (student["teacher"], student["init_from"], student["ema"]) == (
+            teacher,
+            teacher,
+            0.995,
+        )
+        for plain in (f"bwn_B_s{seed}", f"xnor_A_s{seed}"):
+            config = json.loads((out / f"runs/{plain}/config.json").read_text())
+            assert (config["teacher"], config["init_from"], config["ema"]) == (None, None, 0.0)
+    assert "trained as students of the same seed's A" in (out / "REPORT.md").read_text()
+    result = _reproduce(*TOY, "--recipe", "plain", "--out", out)
+    assert result.exit_code == 2
+    (line,) = result.output.strip().splitlines()
+    assert "xnor_B_s0 was trained with --recipe deployable, not plain" in line
+
+
+@pytest.mark.slow
+def test_a_student_whose_teacher_is_a_summary_only_is_refused_before_training(
+    reproduction, tmp_path
+):
+    out, _ = reproduction
+    dest = tmp_path / "committed"
+    assert _reproduce(*TOY, "--out", out, "--summaries-to", dest).exit_code == 0
+    shutil.rmtree(dest / "summaries/xnor_B_s1")
+    result = _reproduce(*TOY, "--out", dest)
+    assert result.exit_code == 2
+    line = result.output.strip().splitlines()[-1]  # after the progress lines
+    assert (
+        line.startswith("Error: ")
+        and "xnor_B_s1 learns from xnor_A_s1" in line
+        and "summary only" in line
+    )
+    assert not (dest / "runs").exists()  # refused before anything trained
 
 
 @pytest.mark.slow
@@ -148,6 +193,63 @@ def test_a_setting_that_binarizes_nothing_is_trained_once_per_seed_for_every_sch
     specs = {s.name: s for s in plan_runs(config)}
     assert list(specs) == ["bwn_F_s0", "xnor_A_s0", "xnor_F_s0"]
     assert specs["xnor_A_s0"].schemes == ("bwn", "xnor") and specs["bwn_F_s0"].schemes == ("bwn",)
+
+
+def test_deployable_recipe_makes_binary_deploying_runs_students_of_their_seeds_a():
+    config = ReproduceConfig(
+        schemes=("bwn", "xnor"), settings=("A", "F", "auto"), resolutions=(32, 64), seeds=(0, 1)
+    )
+    config.validate()
+    teachers = {s.name: s.teacher for s in plan_runs(config)}
+    assert teachers["xnor_F_s1"] == "xnor_A_s1" and teachers["xnor_auto_s0"] == "xnor_A_s0"
+    assert teachers["xnor_F_dcgan32_s0"] == "xnor_A_dcgan32_s0"  # same architecture too
+    assert teachers["bwn_F_s0"] is None and teachers["xnor_A_s0"] is None
+    config.recipe = "plain"
+    assert not any(s.teacher for s in plan_runs(config))
+
+
+@pytest.mark.parametrize(
+    "settings, recipe, message",
+    [
+        (("F",), "deployable", "xnor F from the float A run of the same seed: add A"),
+        (("A",), "fancy", "unknown --recipe fancy"),
+    ],
+)
+def test_a_recipe_that_cannot_run_is_refused(settings, recipe, message):
+    config = ReproduceConfig(schemes=("xnor",), settings=settings, recipe=recipe)
+    with pytest.raises(ReproduceError, match=message):
+        config.validate()
+    ReproduceConfig(schemes=("xnor",), settings=("F",), recipe="plain").validate()
+
+
+def _task(name, teacher=None):
+    scheme, setting, seed = name.split("_")
+    spec = RunSpec(scheme, setting, "dcgan32", True, seed=int(seed[1:]), teacher=teacher)
+    return TrainTask(spec, ReproduceConfig(), "/nowhere", name)
+
+
+def test_students_wait_for_their_teacher_and_skip_when_it_failed(monkeypatch):
+    from pbgan.reproduce import pool, stages
+
+    tasks = [_task("xnor_F_s0", "xnor_A_s0"), _task("xnor_A_s0"), _task("bwn_F_s0")]
+    pending = deque(pool._teachers_first(tasks))
+    assert pool._ready(pending, set()).spec.name == "xnor_A_s0"
+    assert pool._ready(pending, {"xnor_A_s0"}).spec.name == "bwn_F_s0"
+    assert pool._ready(pending, {"xnor_A_s0"}) is None  # its teacher is still training
+    assert pool._ready(pending, set()).spec.name == "xnor_F_s0"
+
+    trained = []
+
+    def train_run(spec, *args):
+        trained.append(spec.name)
+        if spec.setting == "A":
+            return {"error": "RunError: boom"}
+        return {"epochs_done": 1, "stopped": None}
+
+    monkeypatch.setattr(stages, "train_run", train_run)
+    results = pool._in_process(tasks, print, lambda: None)
+    assert trained == ["xnor_A_s0", "bwn_F_s0"]  # the student never starts
+    assert results["xnor_F_s0"] == {"error": "its float teacher xnor_A_s0 did not train"}
 
 
 def test_command_line_in_the_report_parses_back_to_the_same_options():

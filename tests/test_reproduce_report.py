@@ -131,7 +131,7 @@ def test_runs_found_as_summaries_are_aggregated_without_checkpoints(tmp_path, mo
 BATCHES = ReproduceConfig(
     epochs=2, steps_per_epoch=2, batch_size=8, width=0.0625, architecture="dcgan32",
     schemes=("bwn", "xnor"), settings=("A", "B", "E", "auto"), eval_n=32, resolutions=(32,),
-    bench_runs=2, seeds=(0, 1, 2),
+    bench_runs=2, seeds=(0, 1, 2), recipe="plain",
 )  # fmt: skip
 
 

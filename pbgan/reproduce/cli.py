@@ -12,6 +12,7 @@ from typing import Any
 from pbgan.cli_errors import UsageFailure, one_line_errors
 from pbgan.cli_options import arch_option, eval_size_option, training_options
 from pbgan.reproduce.plan import DEFAULT_SCHEMES, DEFAULT_SETTINGS, ReproduceConfig
+from pbgan.train.recipe import RECIPES
 
 import click
 
@@ -65,6 +66,15 @@ def _ints(text: str, option: str, example: str) -> tuple[int, ...]:
     show_default=True,
     type=click.IntRange(1),
     help="Training processes side by side, each pinned to its own core.",
+)
+@click.option(
+    "--recipe",
+    type=click.Choice(RECIPES),
+    default="deployable",
+    show_default=True,
+    help="deployable: runs that deploy as binary ops (xnor) train as `pbgan train` "
+    "trains them, as students of the same seed's float A (start from its weights, "
+    "distil, average with EMA 0.995); plain: the paper's training for every run.",
 )
 @click.option(
     "--out",

@@ -9,6 +9,7 @@ import os
 import shlex
 
 from pbgan.settings import ARCHITECTURES, SCHEMES, SETTINGS, get_scheme, get_setting
+from pbgan.train.recipe import DEPLOYABLE_EMA, RECIPES, default_recipe
 
 __all__ = [
     "DEFAULT_SCHEMES",
@@ -21,6 +22,8 @@ __all__ = [
     "binarizes_nothing",
     "deploys",
     "plan_runs",
+    "student",
+    "student_options",
 ]
 
 # Every registered scheme (sorted, so the paper's bwn comes first) and setting.
@@ -66,6 +69,10 @@ class ReproduceConfig:
     bench_runs: int = 50
     seeds: tuple[int, ...] = (0,)
     jobs: int = 1  # training processes side by side, one core each
+    # deployable: the runs that deploy as binary ops train as `pbgan train` trains them by
+    # default (students of the same seed's float A, see pbgan.train.recipe); plain: the
+    # paper's training for every run.
+    recipe: str = "deployable"
 
     @property
     def resolution(self) -> int:
@@ -96,6 +103,19 @@ class ReproduceConfig:
             raise ReproduceError(f"--jobs {self.jobs}: run at least one training process")
         if not self.schemes or not self.settings:
             raise ReproduceError("--schemes and --settings need at least one entry each")
+        if self.recipe not in RECIPES:
+            raise ReproduceError(f"unknown --recipe {self.recipe}: choose {' or '.join(RECIPES)}")
+        students = [
+            f"{scheme} {setting}"
+            for scheme in self.schemes
+            for setting in self.settings
+            if student(setting, scheme, self.recipe)
+        ]
+        if students and "A" not in self.settings:
+            raise ReproduceError(
+                f"--recipe deployable trains {', '.join(students)} from the float A run of "
+                "the same seed: add A to --settings, or pass --recipe plain"
+            )
         if self.eval_n < 2 or self.epochs < 1 or self.bench_runs < 1 or self.batch_size < 1:
             raise ReproduceError(
                 "--eval-n must be >= 2 and --epochs, --bench-runs, --batch-size >= 1"
@@ -133,6 +153,8 @@ class ReproduceConfig:
             ",".join(map(str, self.seeds)),
             "--jobs",
             str(self.jobs),
+            "--recipe",
+            self.recipe,
             "--out",
             str(self.out),
         ]
@@ -151,6 +173,9 @@ class RunSpec:
     # model whatever the scheme, so it is trained once and reported under each.
     schemes: tuple[str, ...] = ()
     seed: int = 0
+    # The run this one distils from and starts from (the float A of its architecture and
+    # seed) when it trains with the deployable recipe; None: trained plain.
+    teacher: str | None = None
 
     @property
     def legacy_name(self) -> str:
@@ -174,14 +199,28 @@ def binarizes_nothing(setting: str) -> bool:
     return s.deconvs == frozenset() and not s.binary_discriminator
 
 
+def student(setting: str, scheme: str, recipe: str) -> bool:
+    """Whether ``setting`` under ``scheme`` trains as a student of the float A (the
+    deployable recipe, for generators that binarize a layer and deploy as binary ops)."""
+    return recipe == "deployable" and default_recipe(setting, scheme) == "deployable"
+
+
+def student_options(teacher_dir: str) -> dict:
+    """The training options of a student of ``teacher_dir`` (as ``pbgan train``'s
+    deployable recipe sets them): start from its weights, distil from it, average."""
+    return {"teacher": teacher_dir, "init_from": teacher_dir, "ema": DEPLOYABLE_EMA}
+
+
 def plan_runs(config: ReproduceConfig) -> list[RunSpec]:
     """Every run, grouped by architecture (main first) so that real images load once, and
     within it seed by seed, so that a reproduction stopped part-way has whole seeds.
 
     A setting that binarizes nothing (A) is one run per architecture and seed, under the
-    first deployed scheme when one is requested, for every scheme.
+    first deployed scheme when one is requested, for every scheme; with the deployable
+    recipe it is the teacher of that architecture and seed's binary-deploying runs.
     """
     shared = next((s for s in config.schemes if deploys(s)), config.schemes[0])
+    everyone = tuple(config.schemes)
     specs = []
     for arch in config.architectures():
         for seed in config.seeds:
@@ -193,5 +232,8 @@ def plan_runs(config: ReproduceConfig) -> list[RunSpec]:
                             continue
                         schemes = tuple(config.schemes)
                     main = arch == config.architecture
-                    specs.append(RunSpec(scheme, setting, arch, main, schemes, seed))
+                    teacher = None
+                    if student(setting, scheme, config.recipe):
+                        teacher = RunSpec(shared, "A", arch, main, everyone, seed).name
+                    specs.append(RunSpec(scheme, setting, arch, main, schemes, seed, teacher))
     return specs

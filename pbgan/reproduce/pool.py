@@ -39,6 +39,7 @@ class TrainTask:
     config: ReproduceConfig
     run_dir: str
     tag: str
+    teacher_dir: str | None = None  # the run of spec.teacher, trained before this one
 
 
 def cores() -> list[int]:
@@ -92,7 +93,9 @@ def _child(task: TrainTask, core: int, conn) -> None:
 
         # larq's quantized variables trip an AutoGraph notice on every run; it is harmless.
         tf.get_logger().setLevel("ERROR")
-        result = train_run(task.spec, task.config, Path(task.run_dir), task.tag, progress)
+        result = train_run(
+            task.spec, task.config, Path(task.run_dir), task.tag, progress, task.teacher_dir
+        )
     except Exception as err:  # sent to the parent, which reports every failure
         result = {"error": f"{type(err).__name__}: {_one_line(err)}"}
     conn.send(result)
@@ -104,14 +107,38 @@ def _in_process(tasks: Sequence[TrainTask], report: Report, done: Callable) -> d
 
     import tensorflow as tf
 
-    results = {}
-    for task in tasks:
-        results[task.spec.name] = train_run(
-            task.spec, task.config, Path(task.run_dir), task.tag, report
+    results: dict[str, dict] = {}
+    for task in _teachers_first(tasks):
+        failed = _failed_teacher(task, results)
+        results[task.spec.name] = failed or train_run(
+            task.spec, task.config, Path(task.run_dir), task.tag, report, task.teacher_dir
         )
         tf.keras.backend.clear_session()  # one run's graphs must not pile up
         done()
     return results
+
+
+def _teachers_first(tasks: Sequence[TrainTask]) -> list[TrainTask]:
+    """The tasks in order, every student after the runs it learns from."""
+    return sorted(tasks, key=lambda t: t.spec.teacher is not None)
+
+
+def _failed_teacher(task: TrainTask, results: dict[str, dict]) -> dict | None:
+    """An error result for a student whose teacher failed to train in this invocation."""
+    teacher = results.get(task.spec.teacher or "")
+    if teacher is None or "error" not in teacher:
+        return None
+    return {"error": f"its float teacher {task.spec.teacher} did not train"}
+
+
+def _ready(pending: deque, running_names: set[str]) -> TrainTask | None:
+    """The first pending task whose teacher is neither pending nor being trained."""
+    waiting = running_names | {t.spec.name for t in pending}
+    for task in pending:
+        if task.spec.teacher not in waiting:
+            pending.remove(task)
+            return task
+    return None
 
 
 def _side_by_side(
@@ -120,7 +147,7 @@ def _side_by_side(
     ctx = multiprocessing.get_context("spawn")
     usable = cores()
     free = deque(usable[i % len(usable)] for i in range(jobs))
-    pending = deque(tasks)
+    pending = deque(_teachers_first(tasks))
     running: dict[Any, tuple[Any, Any, TrainTask, int]] = {}
     results: dict[str, dict] = {}
     report(f"reproduce: {jobs} training processes on cores {', '.join(map(str, list(free)))}")
@@ -129,7 +156,15 @@ def _side_by_side(
     try:
         while pending or running:
             while pending and free:
-                task, core = pending.popleft(), free.popleft()
+                task = _ready(pending, {t.spec.name for _, _, t, _ in running.values()})
+                if task is None:  # every pending run waits for a teacher being trained
+                    break
+                failed = _failed_teacher(task, results)
+                if failed:
+                    results[task.spec.name] = failed
+                    done()
+                    continue
+                core = free.popleft()
                 receive, send = ctx.Pipe(duplex=False)
                 proc = ctx.Process(target=_child, args=(task, core, send), daemon=True)
                 proc.start()

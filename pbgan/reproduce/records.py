@@ -150,6 +150,8 @@ def model_caption(
         f"{_steps(config)} on {config['data']}",
         "seeds " + ", ".join(map(str, seeds)),
     ]
+    if config.get("recipe", "plain") == "deployable":
+        parts.append("binary-deploying runs trained as students of the same seed's A")
     if machine:
         parts.append(f"{machine.get('cpu', 'unknown CPU')}, {machine.get('cores')} cores")
     return "Model: " + "; ".join(parts)

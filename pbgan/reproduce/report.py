@@ -102,6 +102,15 @@ def _gap(summary: dict[str, Any]) -> list[str]:
         "rule below.",
         "",
     ]
+    if summary["config"].get("recipe", "plain") == "deployable":
+        lines[-1:-1] = [
+            "",
+            "Every run that deploys as binary ops is trained with the deployable recipe, as "
+            "`pbgan train` trains it by default: it starts from the float A run of the same "
+            "seed, distils from it and averages its weights (EMA 0.995); A is trained plain.",
+        ]
+    else:
+        lines[-1:-1] = ["", "Every run is trained plain (the paper's training, `--recipe plain`)."]
     for e in entries:
         lines.append(f"- **{e['scheme']} auto vs A**: {e['text']}.")
     return lines

@@ -30,6 +30,7 @@ from pbgan.reproduce.figures import FIGURES, make_figures
 from pbgan.reproduce.plan import (
     EVAL_SEED,
     ReproduceConfig,
+    ReproduceError,
     RunSpec,
     binarizes_nothing,
     deploys,
@@ -54,6 +55,7 @@ from pbgan.reproduce.summaries import (
     locate,
     training_dir,
 )
+from pbgan.runs import GENERATOR
 from pbgan.settings import ARCHITECTURES
 
 from tqdm import tqdm
@@ -93,8 +95,23 @@ def _train(out: Path, specs, dirs: dict[str, Path], config: ReproduceConfig, rep
         f"reproduce: {len(specs) - len(todo)} of {len(specs)} runs already trained, "
         f"{len(todo)} to train ({min(config.jobs, max(len(todo), 1))} at a time)"
     )
+    training = {s.name for s in todo}
+    for spec in todo:
+        if spec.teacher and spec.teacher not in training:
+            if not (dirs[spec.teacher] / GENERATOR).is_file():
+                raise ReproduceError(
+                    f"{spec.name} learns from {spec.teacher}, which {dirs[spec.teacher]} holds "
+                    "as a summary only (no generator.keras): pass a new --out to retrain "
+                    "both, or --recipe plain"
+                )
     tasks = [
-        TrainTask(s, config, str(dirs[s.name]), f"[{i}/{len(todo)}] {s.name} ({s.architecture})")
+        TrainTask(
+            s,
+            config,
+            str(dirs[s.name]),
+            f"[{i}/{len(todo)}] {s.name} ({s.architecture})",
+            str(dirs[s.teacher]) if s.teacher else None,
+        )
         for i, s in enumerate(todo, 1)
     ]
     with _run_bar(len(tasks), report, "train") as (bar, say):

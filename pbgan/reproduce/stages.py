@@ -24,7 +24,13 @@ from pbgan.metrics.evaluate import (
     noise_floor,
 )
 from pbgan.plots import save_grid
-from pbgan.reproduce.plan import EVAL_SEED, ReproduceConfig, ReproduceError, RunSpec
+from pbgan.reproduce.plan import (
+    EVAL_SEED,
+    ReproduceConfig,
+    ReproduceError,
+    RunSpec,
+    student_options,
+)
 from pbgan.reproduce.summaries import (
     BENCH,
     EVAL,
@@ -93,13 +99,29 @@ def check_existing_run(spec: RunSpec, run_dir: Path, config: ReproduceConfig) ->
                 f"{run_dir} was trained with {flag} {saved.get(key)}, not {ours}: pass "
                 f"{flag} {saved.get(key)} to continue it, or a new --out"
             )
+    trained_as = "deployable" if saved.get("teacher") else "plain"
+    if (spec.teacher is not None) != (trained_as == "deployable"):
+        raise ReproduceError(
+            f"{run_dir} was trained with --recipe {trained_as}, not {config.recipe}: pass "
+            f"--recipe {trained_as} to continue it, or a new --out"
+        )
 
 
 def train_run(
-    spec: RunSpec, config: ReproduceConfig, run_dir: Path, tag: str, report: Report
+    spec: RunSpec,
+    config: ReproduceConfig,
+    run_dir: Path,
+    tag: str,
+    report: Report,
+    teacher_dir: str | None = None,
 ) -> dict[str, Any]:
-    """Train (or resume) one run to ``config.epochs``; ``{"epochs_done", "stopped"}``."""
+    """Train (or resume) one run to ``config.epochs``; ``{"epochs_done", "stopped"}``.
+
+    ``teacher_dir``: the finished run of ``spec.teacher`` (a student's float A)."""
     from pbgan.train.run import TrainConfig, train
+
+    if (spec.teacher is None) != (teacher_dir is None):
+        raise ReproduceError(f"{spec.name}: a student needs its teacher's run, and only it")
 
     train_config = TrainConfig(
         setting=spec.setting,
@@ -111,6 +133,7 @@ def train_run(
         epochs=config.epochs,
         steps_per_epoch=config.steps_per_epoch,
         seed=spec.seed,
+        **(student_options(teacher_dir) if teacher_dir else {}),
     )
     report(f"{tag}: train to epoch {config.epochs} (finished epochs are reused)")
     result = train(
