@@ -19,7 +19,12 @@ Two schemes (registered by name in :data:`pbgan.settings.SCHEMES`):
     uncropped output, taps ``(2, 0)`` for ``r = 0`` and ``(3, 1)`` for ``r = 1``, in
     slot ``2r + c``). Every tap is a real weight, so the parameter count equals the
     deconvolution's, and with float weights the layer reproduces ``Conv2DTranspose``
-    exactly.
+    exactly. That is the training form. At inference, and so in the converted graph,
+    each phase is computed only over the rows and columns the crop keeps: four 2x2
+    convolutions of ``filters`` outputs, each over its own ``(H + 1) x (W + 1)`` window
+    of the padded input, interleaved by ``depth_to_space`` with no crop: the same
+    numbers, and 36% fewer binary operations for the 4x4 input of deconv1 (21% and 11%
+    at 8x8 and 16x16).
 """
 
 from __future__ import annotations
@@ -117,11 +122,19 @@ def _quant_kwargs(binary: bool, scheme: str, kernel_axis: int, channels: int | N
     raise NotImplementedError(f"scheme {scheme!r} has no quantizers in pbgan.layers")
 
 
-def _quantized_conv(conv: lq.layers.QuantConv2D, x: tf.Tensor) -> tf.Tensor:
-    """``x`` (not quantized) convolved with ``conv``'s kernel as ``conv`` quantizes it."""
+def _quantized_conv(
+    conv: lq.layers.QuantConv2D,
+    x: tf.Tensor,
+    channels: slice = slice(None),
+    quantize_input: bool = False,
+) -> tf.Tensor:
+    """``x`` convolved with ``channels`` of ``conv``'s kernel as ``conv`` quantizes it;
+    ``x`` quantized by ``conv``'s input quantizer only when ``quantize_input``."""
+    if quantize_input and conv.input_quantizer is not None:
+        x = conv.input_quantizer(x)
     with lq.context.quantized_scope(True):  # larq quantizes the kernel when read here
         kernel = tf.convert_to_tensor(conv.kernel)
-    return tf.nn.conv2d(x, kernel, 1, "VALID")
+    return tf.nn.conv2d(x, kernel[..., channels], 1, "VALID")
 
 
 def _interleave(y: tf.Tensor, sh: int, sw: int) -> tf.Tensor:
@@ -296,7 +309,59 @@ class PhaseConv2DTranspose(tf.keras.layers.Layer):
             y = tf.gather(y, index, axis=-1)
         return y
 
-    def call(self, inputs: tf.Tensor) -> tf.Tensor:
+    def converted_convolutions(self, input_shape=None) -> int:
+        """How many convolutions this layer converts to for ``input_shape`` (default: the
+        shape it was built for): one per computed phase when inference takes
+        :meth:`_exact_phases`, else one per group of phases."""
+        shape = input_shape or getattr(self, "_build_input_shape", None)
+        h, w = (None, None) if shape is None else tuple(shape)[1:3]
+        if h is not None and w is not None:
+            gh, gw = self._geometry(h, w)
+            whole = gh.size % gh.stride == 0 and gw.size % gw.stride == 0
+            if whole and (gh.stride, gw.stride) != (1, 1):
+                groups = phase_groups(gh.taps, gw.taps)
+                return sum(len(phases) for (nh, nw), phases in groups if nh and nw)
+        return len(self._phase_convs())
+
+    def _exact_phases(self, padded: tf.Tensor, gh: AxisGeometry, gw: AxisGeometry, quantize):
+        """The output, each phase computed only where the crop keeps it: one convolution
+        per phase over its own window of ``padded``, interleaved with no crop.
+
+        The same numbers as :meth:`_phases` + crop, with no phase row computed only to
+        be cut (for the 4x4 stride-2 layer on an ``n x n`` input, ``n x n`` rows per
+        phase instead of ``(n + 1) x (n + 1)``: 36% fewer binary operations at n = 4).
+        ``None`` when the output is not a whole number of strides along an axis, and at
+        stride 1 (one phase: nothing to save, and the converted graph keeps the crop
+        between the bconv and a constant subtracted after it, see :meth:`call`).
+        """
+        sh, sw = gh.stride, gw.stride
+        if gh.size % sh or gw.size % sw or sh == sw == 1:
+            return None
+        f = self.filters
+        slots: dict[int, tf.Tensor] = {}
+        convs = iter(self._phase_convs())
+        for (nh, nw), phases in phase_groups(gh.taps, gw.taps):
+            conv = next(convs) if nh and nw else None
+            oh, ow = gh.offset(nh), gw.offset(nw)
+            for k, (r, c) in enumerate(phases):
+                i0, j0 = -(-(gh.crop - r) // sh), -(-(gw.crop - c) // sw)
+                rows, cols = gh.size // sh, gw.size // sw
+                if conv is None:
+                    out = tf.zeros([tf.shape(padded)[0], rows, cols, f], padded.dtype)
+                else:
+                    top, left = oh + i0, ow + j0
+                    window = padded[:, top : top + rows + nh - 1, left : left + cols + nw - 1, :]
+                    out = _quantized_conv(conv, window, slice(k * f, (k + 1) * f), quantize)
+                    if self.use_scale:
+                        out = out * self.scale
+                slots[((r - gh.crop) % sh) * sw + (c - gw.crop) % sw] = out
+        y = tf.concat([slots[q] for q in range(sh * sw)], axis=-1)
+        return _interleave(y, sh, sw)
+
+    def call(self, inputs: tf.Tensor, training=None) -> tf.Tensor:
+        """Training computes every phase with one convolution per group of phases and
+        crops; inference (and the converted graph) computes only the rows it keeps
+        (:meth:`_exact_phases`). Both give the same numbers."""
         h, w = inputs.shape[1], inputs.shape[2]
         gh, gw = self._geometry(h, w)
         pads = [[0, 0], list(gh.pad), list(gw.pad), [0, 0]]
@@ -306,7 +371,21 @@ class PhaseConv2DTranspose(tf.keras.layers.Layer):
             y = _interleave(y, sh, sw)
             return y[:, gh.crop : gh.crop + gh.size, gw.crop : gw.crop + gw.size, :]
 
-        y = assemble(self._phases(tf.pad(inputs, pads), gh, gw, lambda conv, x: conv(x)))
+        def output(padded: tf.Tensor, quantize: bool) -> tf.Tensor:
+            if not training:
+                exact = self._exact_phases(padded, gh, gw, quantize)
+                if exact is not None:
+                    return exact
+            return assemble(
+                self._phases(
+                    padded,
+                    gh,
+                    gw,
+                    (lambda conv, x: conv(x)) if quantize else _quantized_conv,
+                )
+            )
+
+        y = output(tf.pad(inputs, pads), True)
         if self.pad_values == 0.0 and self.conv.input_quantizer is not None:
             # The frame binarized to +1: subtract what it added, which depends on the kernel
             # only (the converter folds it to a constant). After the interleave, because
@@ -314,7 +393,7 @@ class PhaseConv2DTranspose(tf.keras.layers.Layer):
             # bias without checking the shape ("TODO: Check shapes before fusing").
             mask = tf.zeros((1, h, w, inputs.shape[-1]), inputs.dtype)
             frame = tf.pad(mask, pads, constant_values=1)
-            y = y - assemble(self._phases(frame, gh, gw, _quantized_conv))
+            y = y - output(frame, False)
         if self.shortcut:
             c = inputs.shape[-1]
             folded = tf.reduce_mean(

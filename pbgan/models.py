@@ -12,6 +12,8 @@ that analysis, conversion checks and checkpoints can find them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pbgan  # noqa: F401  (selects Keras 2 before TensorFlow loads)
 from pbgan.layers import ChannelScaledSign, PhaseConv2DTranspose, Projection
 from pbgan.settings import ARCHITECTURES, Setting, get_scheme, get_setting
@@ -23,6 +25,7 @@ __all__ = [
     "ARCHITECTURES",
     "GENERATOR_WIDTHS",
     "build_discriminator",
+    "binary_convolutions",
     "build_generator",
     "generator_channels",
     "generator_dors",
@@ -56,6 +59,13 @@ def generator_dors(resolution: int = 64, width: float = 1.0, z_dim: int = 100) -
         h = side * 2**i
         dors.append(c_in - h * h)
     return dors
+
+
+def binary_convolutions(plan: Sequence[bool]) -> int:
+    """``LceBconv2d`` operators of a built-in generator binarized by ``plan`` (projection,
+    deconv1-4) as xnor: one for the projection, one per output phase (four) for each
+    4x4 stride-2 deconvolution (:meth:`PhaseConv2DTranspose.converted_convolutions`)."""
+    return sum((4 if i else 1) for i, binary in enumerate(plan) if binary)
 
 
 def _deconv(

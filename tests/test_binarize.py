@@ -114,12 +114,12 @@ def test_cli_writes_a_student_that_loads_and_prints_the_plan(tmp_path):
     out = tmp_path / "student.keras"
     result = _run("binarize", str(tmp_path / "gen.h5"), "-o", str(out))
     assert result.exit_code == 0, result.output
-    assert "DoR" in result.output and "2 LceBconv2d expected" in result.output
+    assert "DoR" in result.output and "5 LceBconv2d expected" in result.output  # 1 + 4 phases
     from pbgan.analysis import load_keras_model
 
     assert [r.binarized for r in analyze(load_keras_model(out))] == [True, True, False]
     result = _run("binarize", str(tmp_path / "gen.h5"), "-o", str(out), "--json")
-    assert json.loads(result.output)["expected_bconvs"] == 2
+    assert json.loads(result.output)["expected_bconvs"] == 5
 
 
 def test_cli_refuses_a_layer_that_does_not_exist_in_one_line(tmp_path):

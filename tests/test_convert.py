@@ -5,7 +5,7 @@ from functools import cache
 from pbgan.analysis import analyze
 from pbgan.cli import main
 from pbgan.convert import ConversionError, check_graph, convert_generator
-from pbgan.models import build_generator, generator_dors
+from pbgan.models import binary_convolutions, build_generator, generator_dors
 from pbgan.settings import SCHEMES, SETTINGS, NegativeDoRWarning, get_setting
 from pbgan.tflite_graph import read_flatbuffer
 
@@ -76,7 +76,7 @@ def test_conversion_puts_binary_ops_exactly_where_the_plan_binarizes(setting, sc
     planned = [row.layer for row, b in zip(analyze(gen), plan, strict=True) if b]
     if scheme == "xnor":
         assert binary_layers == planned
-        assert m["ops"].get("LceBconv2d", 0) == sum(plan)
+        assert m["ops"].get("LceBconv2d", 0) == binary_convolutions(plan)
     else:
         assert binary_layers == [] and "LceBconv2d" not in m["ops"]
         assert ("note" in m) == any(plan)
@@ -114,6 +114,8 @@ def test_graph_check_fails_when_a_float_layer_is_binary():
     with pytest.raises(
         ConversionError, match="deconv1 is planned float but converted to LceBconv2d"
     ):
+        check_graph(info, rows, scheme="xnor", ops_per_layer=[1, 4, 1, 1, 1])
+    with pytest.raises(ConversionError, match="8 weighted operators for 5 generator layers, not 5"):
         check_graph(info, rows, scheme="xnor")
 
 
@@ -184,7 +186,8 @@ def test_cli_converts_a_training_run_and_refuses_another_setting(tmp_path, train
     result = _cli(str(run), "--setting", "auto", "-o", str(out))
     assert result.exit_code == 0, result.output
     manifest = json.loads(out.with_suffix(".json").read_text())
-    assert manifest["ops"]["LceBconv2d"] == sum(_plan("auto", TINY["width"])) == 3
+    plan = _plan("auto", TINY["width"])
+    assert sum(plan) == 3 and manifest["ops"]["LceBconv2d"] == binary_convolutions(plan) == 9
     result = _cli(str(run), "--setting", "B", "-o", str(out))
     assert result.exit_code == 2
     assert "trained with --setting auto: pass --setting auto" in result.output

@@ -52,7 +52,9 @@ def test_the_page_names_each_models_architecture_setting_and_steps(demo):
 def test_the_deployable_model_runs_binary_ops_and_the_float_one_none(demo):
     _, record, _ = demo
     assert record["models"]["A"]["ops"].get("LceBconv2d", 0) == 0
-    assert record["models"]["auto"]["ops"]["LceBconv2d"] == len(record["auto_binarizes"])
+    # One per binary layer: the projection, or each of a deconvolution's four phases.
+    expected = sum(1 if name == "projection" else 4 for name in record["auto_binarizes"])
+    assert record["models"]["auto"]["ops"]["LceBconv2d"] == expected
 
 
 def test_a_second_run_reuses_every_finished_step(demo):

@@ -92,22 +92,50 @@ def _inputs(shape):
     return x
 
 
+def _both_forms(phase, x):
+    """The layer's training form (grouped phases, cropped) and its inference form (each
+    phase over its own window where the output allows it, else the same as training)."""
+    return [phase(x, training=training).numpy() for training in (True, False)]
+
+
 def _check_float(shape, **config):
     deconv, phase = _layers(shape, **config)
     x = _inputs(shape)
-    expected, got = deconv(x).numpy(), phase(x).numpy()
-    assert got.shape == expected.shape
-    np.testing.assert_allclose(got, expected, atol=1e-5)
+    expected = deconv(x).numpy()
+    for got in _both_forms(phase, x):
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
 def _check_binary(shape, **config):
     deconv, phase = _layers(shape, binary=True, **config)
     x = _inputs(shape)
-    got = phase(x).numpy()
+    forms = _both_forms(phase, x)
     deconv.set_weights([_sign(deconv.kernel.numpy()), *deconv.get_weights()[1:]])
     expected = deconv(_sign(x)).numpy()
-    assert got.shape == expected.shape
-    np.testing.assert_allclose(got, expected, atol=1e-4)
+    for got in forms:
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "output_padding, convs",
+    [(None, 4), (1, 1)],  # 8x12 output: one conv per phase; 7x11 (odd): one grouped conv
+)
+def test_inference_computes_each_phase_over_its_window_when_the_output_allows(
+    output_padding, convs
+):
+    shape = (1, 4, 6, 8)
+    phase = PhaseConv2DTranspose(3, binary=True, output_padding=output_padding)  # 4x4, s2
+    phase.build(shape)
+    assert phase.converted_convolutions() == convs
+    graph = tf.function(lambda x: phase(x, training=False)).get_concrete_function(
+        tf.TensorSpec(shape)
+    )
+    ops = [op.type for op in graph.graph.get_operations()]
+    assert ops.count("Conv2D") == convs and ("DepthToSpace" in ops)
+    x = _inputs(shape)
+    np.testing.assert_array_equal(*_both_forms(phase, x))
 
 
 @pytest.mark.parametrize("k,s,padding,op,bias", GRID)

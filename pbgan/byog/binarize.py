@@ -230,7 +230,7 @@ def binarize_model(
             new = PhaseConv2DTranspose.from_transpose(
                 layer, binary=binary, scheme=scheme, use_scale=scaled
             )
-            convs = len(new._phase_convs())  # noqa: SLF001  (one per group of equal phases)
+            convs = new.converted_convolutions(layer.input_shape)
             note = f"PhaseConv2DTranspose, {convs} phase conv(s)" + (", scaled" if scaled else "")
             chosen[layer.name] = new
         if convs and layer.name not in chosen:  # the Dense projection

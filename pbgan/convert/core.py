@@ -109,11 +109,12 @@ def _layer_ops(info: ModelInfo, layer: str, weighted: list[OpInfo]) -> list[str]
 def weighted_ops_per_layer(model: tf.keras.Model, rows: list[LayerDoR]) -> list[int]:
     """Weighted operators each row's layer converts to: a phase layer's convolutions, else 1.
 
-    A :class:`PhaseConv2DTranspose` is one convolution per group of equal output phases:
-    one for the built-in 4x4 stride-2 layer, four for a 5x5 or 3x3 stride-2 one.
+    A :class:`PhaseConv2DTranspose` converts to one convolution per output phase it
+    computes (four for the built-in 4x4 stride-2 layer), see
+    :meth:`~pbgan.layers.PhaseConv2DTranspose.converted_convolutions`.
     """
     return [
-        len(layer._phase_convs()) if isinstance(layer, PhaseConv2DTranspose) else 1  # noqa: SLF001
+        layer.converted_convolutions() if isinstance(layer, PhaseConv2DTranspose) else 1
         for layer in (model.get_layer(row.layer) for row in rows)
     ]
 
@@ -140,6 +141,23 @@ def _check_op(row: LayerDoR, op: OpInfo, scheme: str | None) -> None:
         )
 
 
+def ops_by_layer(
+    info: ModelInfo, rows: list[LayerDoR], ops_per_layer: list[int] | None = None
+) -> list[list[OpInfo]]:
+    """The weighted operators of each row's layer, in order: ``ops_per_layer`` (one each
+    by default) consecutive ones per layer; ``ConversionError`` when the counts differ."""
+    weighted = [op for op in info.ops if op.name in WEIGHTED_OPS]
+    counts = ops_per_layer or [1] * len(rows)
+    if len(weighted) != sum(counts):
+        raise ConversionError(
+            f"flatbuffer has {len(weighted)} weighted operators for {len(rows)} generator "
+            f"layers, not {sum(counts)}: the converter fused or split a layer, so the plan "
+            "cannot be checked"
+        )
+    starts = [sum(counts[:i]) for i in range(len(counts))]
+    return [weighted[s : s + n] for s, n in zip(starts, counts, strict=True)]
+
+
 def check_graph(
     info: ModelInfo,
     rows: list[LayerDoR],
@@ -152,19 +170,13 @@ def check_graph(
     ``ops_per_layer`` (:func:`weighted_ops_per_layer`; one each by default) is how many
     consecutive weighted operators each layer converts to; every one is checked.
     """
-    weighted = [op for op in info.ops if op.name in WEIGHTED_OPS]
-    counts = ops_per_layer or [1] * len(rows)
-    if len(weighted) != sum(counts):
-        raise ConversionError(
-            f"flatbuffer has {len(weighted)} weighted operators for {len(rows)} generator "
-            "layers: the converter fused or split a layer, so the plan cannot be checked"
-        )
-    reports, start = [], 0
-    for row, count in zip(rows, counts, strict=True):
-        ops, start = weighted[start : start + count], start + count
+    reports = []
+    for row, ops in zip(rows, ops_by_layer(info, rows, ops_per_layer), strict=True):
         for op in ops:
             _check_op(row, op, scheme)
-        weight_bytes = sum(t.nbytes for op in ops for t in op.inputs if t.is_constant)
+        # The phases of a layer share their output multiplier and bias: count them once.
+        constants = {t.index: t.nbytes for op in ops for t in op.inputs if t.is_constant}
+        weight_bytes = sum(constants.values())
         reports.append(
             LayerReport(
                 row.layer, row.dor, row.binarized, _layer_ops(info, row.layer, ops), weight_bytes

@@ -59,11 +59,12 @@ import os
 
 from pbgan.analysis import LayerDoR, analyze
 from pbgan.convert.core import (
-    WEIGHTED_OPS,
     Conversion,
     ConversionError,
     LayerReport,
     infer_scheme,
+    ops_by_layer,
+    weighted_ops_per_layer,
 )
 from pbgan.interpreters import exact_config, lce_interpreter, predict_rows
 from pbgan.machine import machine_info
@@ -157,32 +158,34 @@ def _elements(t: TensorInfo) -> int:
 
 
 def check_quantized_graph(
-    info: ModelInfo, rows: list[LayerDoR], *, mode: str
+    info: ModelInfo,
+    rows: list[LayerDoR],
+    *,
+    mode: str,
+    ops_per_layer: list[int] | None = None,
 ) -> list[QuantizedLayerReport]:
-    """Weighted operators match the generator's layers; binarized ones are ``LceBconv2d``
-    with bit-packed weights, every other one holds int8 weights."""
-    weighted = [op for op in info.ops if op.name in WEIGHTED_OPS]
-    if len(weighted) != len(rows):
-        raise ConversionError(
-            f"flatbuffer has {len(weighted)} weighted operators for {len(rows)} generator "
-            "layers: the converter fused or split a layer, so the layers cannot be checked"
-        )
+    """Weighted operators match the generator's layers (``ops_per_layer`` as in
+    :func:`~pbgan.convert.core.check_graph`); binarized ones are ``LceBconv2d`` with
+    bit-packed weights, every other one holds int8 weights."""
     producers = _producers(info)
     reports = []
-    for row, op in zip(rows, weighted, strict=True):
+    for row, ops in zip(rows, ops_by_layer(info, rows, ops_per_layer), strict=True):
+        op = ops[0]
+        if row.binarized or any(o.name == "LceBconv2d" for o in ops):
+            stored = [t for o in ops for t in _stored_weights(o, producers)]
+            for o in ops:
+                kernel = next(t for t in _stored_weights(o, producers) if len(t.shape) >= 2)
+                if not (row.binarized and o.name == "LceBconv2d" and kernel.dtype == "int32"):
+                    raise ConversionError(
+                        f"{row.layer} is {'' if row.binarized else 'not '}binarized but "
+                        f"converted to {o.name} with {kernel.dtype} weights"
+                    )
+            bytes_ = sum({t.index: t.nbytes for t in stored}.values())  # shared once
+            names = [o.name for o in ops]
+            reports.append(QuantizedLayerReport(row.layer, row.dor, True, names, bytes_, "binary"))
+            continue
         stored = _stored_weights(op, producers)
         kernels = [t for t in stored if len(t.shape) >= 2]
-        if row.binarized or op.name == "LceBconv2d":
-            if not (row.binarized and op.name == "LceBconv2d" and kernels[0].dtype == "int32"):
-                raise ConversionError(
-                    f"{row.layer} is {'' if row.binarized else 'not '}binarized but converted "
-                    f"to {op.name} with {kernels[0].dtype} weights"
-                )
-            bytes_ = sum(t.nbytes for t in stored)
-            reports.append(
-                QuantizedLayerReport(row.layer, row.dor, True, [op.name], bytes_, "binary")
-            )
-            continue
         small_float = mode == "dynamic" and all(
             t.dtype == "float32" and _elements(t) < DYNAMIC_MIN_ELEMENTS for t in kernels
         )
@@ -335,7 +338,9 @@ def quantize_generator(
     else:
         flatbuffer = quantize_flatbuffer(model, mode=mode, representative=representative)
     info = read_flatbuffer(flatbuffer)
-    layers = check_quantized_graph(info, rows, mode=mode)
+    layers = check_quantized_graph(
+        info, rows, mode=mode, ops_per_layer=weighted_ops_per_layer(model, rows)
+    )
     error = quantization_error(flatbuffer, model, n=error_latents)
     if not error["mean_abs_err"] <= max_mean_abs_err:
         raise ConversionError(
