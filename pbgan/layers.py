@@ -505,9 +505,32 @@ class Projection(tf.keras.layers.Layer):
         self.conv.build((None, 1, 1, input_shape[-1]))
         super().build(input_shape)
 
-    def call(self, inputs: tf.Tensor) -> tf.Tensor:
-        y = self.conv(inputs[:, None, None, :])
+    def call(self, inputs: tf.Tensor, training=None) -> tf.Tensor:
+        """Training: one convolution with ``h * w * c`` outputs. Inference with binary
+        inputs (and so the converted graph): one convolution of ``c`` outputs per output
+        position, concatenated; the same numbers, and LCE stores one output multiplier
+        and bias of ``c`` values that every position shares, not ``h * w * c``.
+        """
+        x = inputs[:, None, None, :]
+        h, w, c = self.target_shape
+        if training or self.conv.input_quantizer is None or h * w == 1:
+            y = self.conv(x)
+        else:
+            y = tf.concat(
+                [
+                    _quantized_conv(self.conv, x, slice(p * c, (p + 1) * c), True)
+                    for p in range(h * w)
+                ],
+                axis=-1,
+            )
         return tf.reshape(y, (-1, *self.target_shape))
+
+    def converted_convolutions(self, input_shape=None) -> int:
+        """How many convolutions this layer converts to: one per output position with
+        binary inputs (see :meth:`call`), else one."""
+        h, w, _ = self.target_shape
+        binary_inputs = self.conv.input_quantizer is not None
+        return h * w if binary_inputs else 1
 
     def compute_output_shape(self, input_shape):
         return tf.TensorShape((input_shape[0], *self.target_shape))

@@ -61,11 +61,14 @@ def generator_dors(resolution: int = 64, width: float = 1.0, z_dim: int = 100) -
     return dors
 
 
-def binary_convolutions(plan: Sequence[bool]) -> int:
+def binary_convolutions(plan: Sequence[bool], resolution: int = 64) -> int:
     """``LceBconv2d`` operators of a built-in generator binarized by ``plan`` (projection,
-    deconv1-4) as xnor: one for the projection, one per output phase (four) for each
-    4x4 stride-2 deconvolution (:meth:`PhaseConv2DTranspose.converted_convolutions`)."""
-    return sum((4 if i else 1) for i, binary in enumerate(plan) if binary)
+    deconv1-4) as xnor: one per output position of the projection (``r/16 x r/16``), one
+    per output phase (four) of each 4x4 stride-2 deconvolution (the layers'
+    ``converted_convolutions``)."""
+    _check_resolution(resolution)
+    positions = (resolution // 16) ** 2
+    return sum((4 if i else positions) for i, binary in enumerate(plan) if binary)
 
 
 def _deconv(

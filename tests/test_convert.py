@@ -76,7 +76,7 @@ def test_conversion_puts_binary_ops_exactly_where_the_plan_binarizes(setting, sc
     planned = [row.layer for row, b in zip(analyze(gen), plan, strict=True) if b]
     if scheme == "xnor":
         assert binary_layers == planned
-        assert m["ops"].get("LceBconv2d", 0) == binary_convolutions(plan)
+        assert m["ops"].get("LceBconv2d", 0) == binary_convolutions(plan, SMALL["resolution"])
     else:
         assert binary_layers == [] and "LceBconv2d" not in m["ops"]
         assert ("note" in m) == any(plan)
@@ -187,7 +187,8 @@ def test_cli_converts_a_training_run_and_refuses_another_setting(tmp_path, train
     assert result.exit_code == 0, result.output
     manifest = json.loads(out.with_suffix(".json").read_text())
     plan = _plan("auto", TINY["width"])
-    assert sum(plan) == 3 and manifest["ops"]["LceBconv2d"] == binary_convolutions(plan) == 9
+    # dcgan32: a 2x2 projection (4 bconvs), deconv1 and deconv2 (4 phases each).
+    assert sum(plan) == 3 and manifest["ops"]["LceBconv2d"] == binary_convolutions(plan, 32) == 12
     result = _cli(str(run), "--setting", "B", "-o", str(out))
     assert result.exit_code == 2
     assert "trained with --setting auto: pass --setting auto" in result.output

@@ -93,7 +93,9 @@ def test_keras_file_is_evaluated_like_its_run(run_dir, tmp_path, run_result):
 
 def test_tflite_measures_the_deployed_model_on_the_same_latents(flatbuffer, run_result):
     r = _json(flatbuffer, "--data", "synthetic")
-    assert r["kind"] == "tflite" and r["ops"]["LceBconv2d"] == 1 + 4 + 4  # 4 phases per deconv
+    assert (
+        r["kind"] == "tflite" and r["ops"]["LceBconv2d"] == 4 + 4 + 4
+    )  # 2x2 projection, 4 phases per deconv
     assert (r["setting"], r["scheme"]) == ("auto", "xnor")  # read from the manifest
     assert list(r["swd_x1e3"]["levels"]) == LEVELS
     assert r["noise_floor_x1e3"] == run_result["noise_floor_x1e3"]

@@ -62,6 +62,21 @@ def test_projection_scale_is_shared_per_feature_map_channel():
     np.testing.assert_allclose(np.abs(quantized).reshape(7, 4, 3)[0, 0], grouped, rtol=1e-5)
 
 
+@pytest.mark.parametrize("scheme, convs", [("xnor", 6), ("bwn", 1)])
+def test_binary_projection_infers_one_convolution_per_position_with_the_same_numbers(scheme, convs):
+    """xnor: one bconv of c outputs per position at inference, so LCE shares one output
+    multiplier and bias of c values between them; bwn keeps its float-input form."""
+    layer = Projection((2, 3, 5), binary=True, scheme=scheme)
+    z = np.random.default_rng(3).normal(size=(4, 7)).astype("float32")
+    trained, inferred = (layer(z, training=t).numpy() for t in (True, False))
+    np.testing.assert_array_equal(trained, inferred)
+    assert layer.converted_convolutions() == convs
+    graph = tf.function(lambda x: layer(x, training=False)).get_concrete_function(
+        tf.TensorSpec((1, 7))
+    )
+    assert [op.type for op in graph.graph.get_operations()].count("Conv2D") == convs
+
+
 def test_bwn_gradient_is_straight_through_and_clipped():
     w = tf.Variable([[-2.0, -0.5, 0.5, 2.0]])
     with tf.GradientTape() as tape:

@@ -141,7 +141,7 @@ def test_auto_int8_keeps_binary_layers_and_quantizes_the_float_tail():
     m = result.manifest
     assert m["deploys_binary"] and m["scheme"] == "xnor" and m["quantize"] == "int8"
     assert [layer["weight_dtype"] for layer in m["layers"]] == ["binary"] * 3 + ["int8"] * 2
-    assert info.op_counts["LceBconv2d"] == 1 + 4 + 4  # projection, two deconvs x 4 phases
+    assert info.op_counts["LceBconv2d"] == 4 + 4 + 4  # 2x2 projection, two deconvs x 4 phases
     tail = [op for op in info.ops if op.name == "TRANSPOSE_CONV"]
     assert len(tail) == 2
     for op in tail:
@@ -200,5 +200,5 @@ def test_cli_auto_int8_keeps_binary_layers(tmp_path):
     result = _cli("--setting", "auto", "--quantize", "int8", "-o", str(out))
     assert result.exit_code == 0, result.output
     manifest = json.loads(out.with_suffix(".json").read_text())
-    assert manifest["deploys_binary"] and manifest["ops"]["LceBconv2d"] == 9
+    assert manifest["deploys_binary"] and manifest["ops"]["LceBconv2d"] == 4 + 4 + 4
     assert "binary" in result.output and "int8" in result.output

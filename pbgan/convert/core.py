@@ -114,7 +114,9 @@ def weighted_ops_per_layer(model: tf.keras.Model, rows: list[LayerDoR]) -> list[
     :meth:`~pbgan.layers.PhaseConv2DTranspose.converted_convolutions`.
     """
     return [
-        layer.converted_convolutions() if isinstance(layer, PhaseConv2DTranspose) else 1
+        layer.converted_convolutions()
+        if isinstance(layer, PhaseConv2DTranspose | Projection)
+        else 1
         for layer in (model.get_layer(row.layer) for row in rows)
     ]
 
