@@ -9,7 +9,7 @@ import os
 import shlex
 
 from pbgan.settings import ARCHITECTURES, SCHEMES, SETTINGS, get_scheme, get_setting
-from pbgan.train.recipe import DEPLOYABLE_EMA, RECIPES, default_recipe
+from pbgan.train.recipe import RECIPES, default_recipe, student_options
 
 __all__ = [
     "DEFAULT_SCHEMES",
@@ -203,12 +203,6 @@ def student(setting: str, scheme: str, recipe: str) -> bool:
     """Whether ``setting`` under ``scheme`` trains as a student of the float A (the
     deployable recipe, for generators that binarize a layer and deploy as binary ops)."""
     return recipe == "deployable" and default_recipe(setting, scheme) == "deployable"
-
-
-def student_options(teacher_dir: str) -> dict:
-    """The training options of a student of ``teacher_dir`` (as ``pbgan train``'s
-    deployable recipe sets them): start from its weights, distil from it, average."""
-    return {"teacher": teacher_dir, "init_from": teacher_dir, "ema": DEPLOYABLE_EMA}
 
 
 def plan_runs(config: ReproduceConfig) -> list[RunSpec]:

@@ -27,7 +27,15 @@ from pbgan.settings import get_scheme, get_setting
 if TYPE_CHECKING:
     from pbgan.train.run import TrainConfig
 
-__all__ = ["DEPLOYABLE_EMA", "RECIPES", "TEACHER_DIR", "Stage", "default_recipe", "plan_stages"]
+__all__ = [
+    "DEPLOYABLE_EMA",
+    "RECIPES",
+    "TEACHER_DIR",
+    "Stage",
+    "default_recipe",
+    "plan_stages",
+    "student_options",
+]
 
 RECIPES = ("deployable", "plain")
 DEPLOYABLE_EMA = 0.995
@@ -47,6 +55,16 @@ def default_recipe(setting: str, scheme: str) -> str:
     """``deployable`` when the generator binarizes a layer and deploys as binary ops."""
     binarizes = get_setting(setting).deconvs != frozenset()  # None: auto decides (it does)
     return "deployable" if binarizes and get_scheme(scheme).deploys_binary else "plain"
+
+
+def student_options(teacher: str, ema: float | None = None) -> dict:
+    """Training options of a binary student of the float run ``teacher``: start from its
+    weights, distil from it, average its own weights (``ema``; None: the recipe's)."""
+    return {
+        "teacher": teacher,
+        "init_from": teacher,
+        "ema": DEPLOYABLE_EMA if ema is None else ema,
+    }
 
 
 def plan_stages(
@@ -77,9 +95,11 @@ def plan_stages(
         teacher = str(teacher_dir)
     student = dataclasses.replace(
         config,
-        teacher=config.teacher or teacher,
-        init_from=config.init_from or teacher,
-        ema=DEPLOYABLE_EMA if ema is None else ema,
+        **{
+            **student_options(teacher, ema),
+            "teacher": config.teacher or teacher,
+            "init_from": config.init_from or teacher,
+        },
     )
     label = f"stage {len(stages) + 1}/{len(stages) + 1}, binary student"
     stages.append(Stage(label if stages else "", student, run_dir))
