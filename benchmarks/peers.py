@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import pbgan  # noqa: F401  (selects Keras 2 before TensorFlow loads)
+from pbgan.machine import load_average
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERATORS = ROOT / "docs/results/levers_dcgan32_w025/generators"
@@ -186,14 +187,14 @@ def _mb(n: int | None) -> str:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    from pbgan.machine import machine_line
+    from pbgan.machine import load_sentence, machine_line
     from pbgan.markdown import md_table
 
     speed = result["speed"]
     lines = [
         "# Peers: partial binarization against TFLite quantization",
         "",
-        f"Machine: {machine_line(speed['machine'])}. {result['load_note']}",
+        f"Machine: {machine_line(speed['machine'])}. {load_sentence(**result['load_average'])}",
         f"Command: `{result['command']}`.",
         "",
         "## Speed and size — dcgan64, width 1.0, random init (seed 0), batch 1",
@@ -277,10 +278,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="Smoke check: 5 runs, 1 warm-up, SWD on 256, no RSS."
     )
-    parser.add_argument(
-        "--load-note",
-        default="Measured with other work running: re-measure on an idle machine before quoting.",
-    )
     args = parser.parse_args(argv)
     if args.quick:
         args.runs, args.warmup, args.swd_n, args.no_memory = 5, 1, 256, True
@@ -291,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     from pbgan.convert.quantize import REPRESENTATIVE_LATENTS, REPRESENTATIVE_SEED
     from pbgan.io import atomic_write_json, atomic_write_text
 
-    start = time.perf_counter()
+    start, load_before = time.perf_counter(), load_average()
     with tempfile.TemporaryDirectory() as tmp:
         models = convert_speed_models(Path(tmp))
         speed = speed_table(
@@ -306,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         "swd_n": args.swd_n,
         "seed": args.seed,
         "representative": f"{REPRESENTATIVE_LATENTS} N(0,1) latents, seed {REPRESENTATIVE_SEED}",
-        "load_note": args.load_note,
+        "load_average": {"before": load_before, "after": load_average()},
         "cpu_count": os.cpu_count(),
         "speed_models": {
             label: {

@@ -32,14 +32,13 @@ Writes ``threads.json`` and ``threads.md`` under ``--out``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from pbgan.io import atomic_write_json, atomic_write_text
-from pbgan.machine import machine_info, machine_line
+from pbgan.machine import load_average, load_sentence, machine_info, machine_line
 from pbgan.markdown import md_table
 from pbgan.runtime.profile import profile_ops, sub_model, summarize_by_type, time_graph
 
@@ -113,9 +112,8 @@ def markdown(results: list[dict[str, Any]], machine: dict[str, Any], load: dict)
     parts = [
         "# Per-operator latency at " + " and ".join(map(str, threads)) + " threads",
         "",
-        f"Machine: {machine_line(machine)}. Load average before/after: "
-        f"{load['before']} / {load['after']}: above the core count, other processes competed "
-        "for the cores and wall times are inflated by waiting for them; CPU times much less.",
+        f"Machine: {machine_line(machine)}. {load_sentence(load['before'], load['after'])} "
+        "Load inflates wall times far more than CPU times.",
         "",
         "Wall: median ms of `predict()`; CPU: process CPU ms per call, all threads. Each is the "
         "lowest over the repeats. Operators are timed one at a time (`pbgan.runtime.profile`).",
@@ -187,14 +185,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/threads"))
     args = parser.parse_args(argv)
     args.threads = sorted({int(t) for t in args.threads.split(",")})
-    load = {"before": [round(x, 2) for x in os.getloadavg()]}
+    load = {"before": load_average()}
     with tempfile.TemporaryDirectory() as tmp:
         if args.flatbuffers:
             paths = {s: args.flatbuffers / f"{s}.tflite" for s in CONFIGS}
         else:
             paths = convert(Path(tmp))
         results = [profile(paths[s], s, args) for s in CONFIGS]
-    load["after"] = [round(x, 2) for x in os.getloadavg()]
+    load["after"] = load_average()
     machine = machine_info(threads=args.threads, stack=False)
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(

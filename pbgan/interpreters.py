@@ -67,6 +67,14 @@ CONFIGS: dict[str, KernelConfig] = {
             description="LCE interpreter, indirect BGEMM bconv kernel (one thread per bconv)",
         ),
         KernelConfig(
+            "lce-indirect-bgemm-xnnpack",
+            "lce",
+            use_indirect_bgemm=True,
+            use_xnnpack=True,
+            description="LCE interpreter, indirect BGEMM bconv kernel, float operators "
+            "through the XNNPACK delegate (its own thread pool)",
+        ),
+        KernelConfig(
             "lce-reference-bconv",
             "lce",
             use_reference_bconv=True,
@@ -91,7 +99,12 @@ CONFIGS: dict[str, KernelConfig] = {
         ),
     )
 }
-BINARY_CONFIGS = ("lce-default", "lce-indirect-bgemm", "lce-reference-bconv")
+BINARY_CONFIGS = (
+    "lce-default",
+    "lce-indirect-bgemm",
+    "lce-indirect-bgemm-xnnpack",
+    "lce-reference-bconv",
+)
 FLOAT_CONFIGS = ("lce-default", "lce-xnnpack", "tflite-builtin", "tflite-xnnpack")
 
 
@@ -137,8 +150,11 @@ def lce_interpreter(model: bytes, *, threads: int = 1, config: str | KernelConfi
     ``threads`` is one count for the whole graph: the wrapper cannot set it per operator.
     LCE's indirect BGEMM kernel never uses the thread pool (it takes no CPU backend
     context), so with ``lce-indirect-bgemm`` extra threads reach only the float operators;
-    for a mostly binary graph they buy nothing and waking the pool for a small float
-    operator costs more than the operator (``benchmarks/profile_threads.py``).
+    for a mostly binary graph they buy nothing, and on the 2-core VM of BENCHMARKS.md
+    TFLite's built-in pool costs ~2 ms when the final float deconvolution wakes it after
+    the binary layers (``benchmarks/profile_threads.py``). With the XNNPACK delegate
+    (``lce-indirect-bgemm-xnnpack``) the float operators use XNNPACK's pool instead,
+    which does not pay that (``lce_benchmark_model`` applies XNNPACK by default).
     """
     config = CONFIGS[config] if isinstance(config, str) else config
     if not config.runs_lce_ops:

@@ -148,6 +148,20 @@ def _interleave(y: tf.Tensor, sh: int, sw: int) -> tf.Tensor:
     return tf.reshape(y, [b, mh * sh, mw * sw, f])
 
 
+def _affine_constants(scale: np.ndarray, shift: np.ndarray) -> tuple[tf.Tensor, tf.Tensor]:
+    return tf.constant(scale, tf.float32), tf.constant(shift, tf.float32)
+
+
+def _affine(out: tf.Tensor, affine: tuple | None, bias: tf.Tensor | None = None) -> tf.Tensor:
+    """``(out + bias) * scale + shift`` for a folded batch norm ``affine``; else ``out``."""
+    if affine is None:
+        return out
+    scale, shift = affine
+    if bias is not None:
+        shift = shift + bias * scale
+    return out * scale + shift
+
+
 @_register
 class PhaseConv2DTranspose(tf.keras.layers.Layer):
     """A ``Conv2DTranspose`` as stride-1 ``QuantConv2D`` phase convolutions.
@@ -323,6 +337,21 @@ class PhaseConv2DTranspose(tf.keras.layers.Layer):
                 return sum(len(phases) for (nh, nw), phases in groups if nh and nw)
         return len(self._phase_convs())
 
+    def fold_affine(self, scale: np.ndarray, shift: np.ndarray) -> None:
+        """Apply ``y * scale + shift`` (per output channel) at inference: a batch norm
+        that follows this layer, folded in by :func:`pbgan.convert.fold.fold_batch_norms`.
+
+        On the exact-phase path each phase convolution's output is scaled and shifted
+        before the phases are interleaved, where LCE fuses both into that bconv's output
+        multiplier and bias (no MUL or ADD is left); elsewhere it is applied to the
+        output. Training ignores it (the folded copy is for conversion only).
+        """
+        if self.shortcut or self.activation is not tf.keras.activations.linear:
+            raise ValueError(f"{self.name}: a batch norm folds only into a linear layer")
+        if self.pad_values == 0.0 and self.binary:
+            raise ValueError(f"{self.name}: zero-padded binary layers keep their batch norm")
+        self._affine = _affine_constants(scale, shift)
+
     def _exact_phases(self, padded: tf.Tensor, gh: AxisGeometry, gw: AxisGeometry, quantize):
         """The output, each phase computed only where the crop keeps it: one convolution
         per phase over its own window of ``padded``, interleaved with no crop.
@@ -334,9 +363,9 @@ class PhaseConv2DTranspose(tf.keras.layers.Layer):
         stride 1 (one phase: nothing to save, and the converted graph keeps the crop
         between the bconv and a constant subtracted after it, see :meth:`call`).
         """
-        sh, sw = gh.stride, gw.stride
-        if gh.size % sh or gw.size % sw or sh == sw == 1:
+        if not self._exact_possible(gh, gw):
             return None
+        sh, sw = gh.stride, gw.stride
         f = self.filters
         slots: dict[int, tf.Tensor] = {}
         convs = iter(self._phase_convs())
@@ -354,9 +383,20 @@ class PhaseConv2DTranspose(tf.keras.layers.Layer):
                     out = _quantized_conv(conv, window, slice(k * f, (k + 1) * f), quantize)
                     if self.use_scale:
                         out = out * self.scale
+                out = self._apply_affine(out)
                 slots[((r - gh.crop) % sh) * sw + (c - gw.crop) % sw] = out
         y = tf.concat([slots[q] for q in range(sh * sw)], axis=-1)
         return _interleave(y, sh, sw)
+
+    @staticmethod
+    def _exact_possible(gh: AxisGeometry, gw: AxisGeometry) -> bool:
+        """Whether :meth:`_exact_phases` applies (see there)."""
+        sh, sw = gh.stride, gw.stride
+        return not (gh.size % sh or gw.size % sw or sh == sw == 1)
+
+    def _apply_affine(self, out: tf.Tensor) -> tf.Tensor:
+        """The folded batch norm (and the bias before it) on one phase's output."""
+        return _affine(out, getattr(self, "_affine", None), self.bias if self.use_bias else None)
 
     def call(self, inputs: tf.Tensor, training=None) -> tf.Tensor:
         """Training computes every phase with one convolution per group of phases and
@@ -370,6 +410,8 @@ class PhaseConv2DTranspose(tf.keras.layers.Layer):
         def assemble(y: tf.Tensor) -> tf.Tensor:
             y = _interleave(y, sh, sw)
             return y[:, gh.crop : gh.crop + gh.size, gw.crop : gw.crop + gw.size, :]
+
+        affine = None if training else getattr(self, "_affine", None)
 
         def output(padded: tf.Tensor, quantize: bool) -> tf.Tensor:
             if not training:
@@ -386,6 +428,8 @@ class PhaseConv2DTranspose(tf.keras.layers.Layer):
             )
 
         y = output(tf.pad(inputs, pads), True)
+        if affine is not None:  # applied with the bias (fold_affine)
+            return y if self._exact_possible(gh, gw) else self._apply_affine(y)
         if self.pad_values == 0.0 and self.conv.input_quantizer is not None:
             # The frame binarized to +1: subtract what it added, which depends on the kernel
             # only (the converter folds it to a constant). After the interleave, because
@@ -513,17 +557,23 @@ class Projection(tf.keras.layers.Layer):
         """
         x = inputs[:, None, None, :]
         h, w, c = self.target_shape
+        affine = None if training else getattr(self, "_affine", None)
         if training or self.conv.input_quantizer is None or h * w == 1:
-            y = self.conv(x)
-        else:
-            y = tf.concat(
-                [
-                    _quantized_conv(self.conv, x, slice(p * c, (p + 1) * c), True)
-                    for p in range(h * w)
-                ],
-                axis=-1,
-            )
+            return _affine(tf.reshape(self.conv(x), (-1, *self.target_shape)), affine)
+        y = tf.concat(
+            [
+                _affine(_quantized_conv(self.conv, x, slice(p * c, (p + 1) * c), True), affine)
+                for p in range(h * w)
+            ],
+            axis=-1,
+        )
         return tf.reshape(y, (-1, *self.target_shape))
+
+    def fold_affine(self, scale: np.ndarray, shift: np.ndarray) -> None:
+        """Apply ``y * scale + shift`` per channel ``c`` at inference (a folded batch
+        norm, see :meth:`PhaseConv2DTranspose.fold_affine`): with binary inputs on each
+        output position's convolution, where LCE fuses it into that bconv."""
+        self._affine = _affine_constants(scale, shift)
 
     def converted_convolutions(self, input_shape=None) -> int:
         """How many convolutions this layer converts to: one per output position with

@@ -69,3 +69,24 @@ def machine_line(info: dict[str, Any] | None = None) -> str:
     if versions:
         parts.append(", ".join(f"{k} {v}" for k, v in versions.items() if k != "pbgan"))
     return ", ".join(p for p in parts if p)
+
+
+def load_average() -> list[float]:
+    """The 1-, 5- and 15-minute load averages, rounded (empty where the OS has none)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return []
+
+
+def load_sentence(before: list[float], after: list[float]) -> str:
+    """One sentence for a benchmark report: the load around the run and what it means."""
+    if not before:
+        return "Load average unknown on this OS."
+    text = f"Load average (1, 5, 15 min) before / after: {before} / {after or '?'}"
+    if before[0] < 0.5:
+        return text + ": idle when the run started (1-minute load below 0.5)."
+    return (
+        text + f": other work was running (1-minute load {before[0]} at the start); "
+        "re-measure on an idle machine before quoting wall times."
+    )

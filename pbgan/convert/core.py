@@ -22,6 +22,7 @@ import os
 from pathlib import Path
 
 from pbgan.analysis import LayerDoR, analyze, load_keras_model
+from pbgan.convert.fold import fold_batch_norms
 from pbgan.convert.parity import PARITY_LATENTS, ConversionError, check_parity, fixed_latents
 from pbgan.io import atomic_write_bytes, atomic_write_json
 from pbgan.layers import PhaseConv2DTranspose, Projection
@@ -268,7 +269,8 @@ def convert_generator(
         )
     scheme = model_scheme or scheme or DEFAULT_SCHEME
 
-    flatbuffer = lce.convert_keras_model(model)
+    inference, folded = fold_batch_norms(model)
+    flatbuffer = lce.convert_keras_model(inference)
     info = read_flatbuffer(flatbuffer)
     layers = check_graph(
         info, rows, scheme=scheme, ops_per_layer=weighted_ops_per_layer(model, rows)
@@ -293,6 +295,7 @@ def convert_generator(
         "binary_constant_bytes": binary_bytes,
         "float_constant_bytes": float_bytes,
         "layers": [dataclasses.asdict(r) for r in layers],
+        "folded_batch_norms": folded,
         **figures.manifest(),
         "parity_latents": parity_latents,
         "deploys_binary": get_scheme(scheme).deploys_binary and any(plan),

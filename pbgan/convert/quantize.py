@@ -66,6 +66,7 @@ from pbgan.convert.core import (
     ops_by_layer,
     weighted_ops_per_layer,
 )
+from pbgan.convert.fold import fold_batch_norms
 from pbgan.interpreters import exact_config, lce_interpreter, predict_rows
 from pbgan.machine import machine_info
 from pbgan.settings import DEFAULT_SCHEME, Setting, get_scheme, get_setting
@@ -334,7 +335,8 @@ def quantize_generator(
         import larq_compute_engine as lce
 
         scheme = infer_scheme(model)
-        flatbuffer = lce.convert_keras_model(fake_quant_tail(model, rows, representative))
+        inference = fold_batch_norms(model)[0]
+        flatbuffer = lce.convert_keras_model(fake_quant_tail(inference, rows, representative))
     else:
         flatbuffer = quantize_flatbuffer(model, mode=mode, representative=representative)
     info = read_flatbuffer(flatbuffer)

@@ -18,7 +18,7 @@ from pbgan import interpreters
 from pbgan import tflite_graph as flatbuffer
 from pbgan.runtime import local
 
-_PAGE_COUNTERS = ("VmRSS", "VmHWM")
+_PAGE_COUNTERS = ("VmRSS", "VmHWM", "RssAnon", "RssFile")
 
 
 def _status_kib() -> dict[str, int] | None:
@@ -78,6 +78,15 @@ def probe(request: dict[str, Any]) -> dict[str, Any]:
 
     after = _status_kib() if exact else None
     peak = after["VmHWM"] * 1024 if after else _maxrss_bytes()
+    split = {}
+    if before and after:
+        # Anonymous pages: the interpreter's model copy, arena, kernel buffers (what the
+        # model costs). File pages: the runtime library's code as it gets touched (the
+        # same for every model, shared between processes).
+        split = {
+            "anon_delta_bytes": max(0, after["RssAnon"] - before["RssAnon"]) * 1024,
+            "file_delta_bytes": max(0, after["RssFile"] - before["RssFile"]) * 1024,
+        }
     return {
         "config": config.name,
         "threads": threads,
@@ -85,6 +94,7 @@ def probe(request: dict[str, Any]) -> dict[str, Any]:
         "baseline_rss_bytes": baseline,
         "peak_rss_bytes": peak,
         "peak_delta_bytes": max(0, peak - baseline),
+        **split,
         "method": "VmHWM after clear_refs reset minus VmRSS"
         if exact
         else "ru_maxrss growth (lower bound)",

@@ -73,6 +73,7 @@ def _verdicts(summary: dict[str, Any]) -> list[str]:
             f"({r['baseline_config']} {r['baseline_ms']:.4g} ms)",
             f"weights {r['weight_ratio']:.1f}x smaller" if r["weight_ratio"] else None,
             f"peak RSS {r['rss_ratio']:.1f}x smaller" if r["rss_ratio"] else None,
+            f"anonymous RSS {r['anon_ratio']:.1f}x smaller" if r.get("anon_ratio") else None,
         ]
         lines.append(head + ": " + "; ".join(p for p in parts if p))
     return lines

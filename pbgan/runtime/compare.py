@@ -45,11 +45,12 @@ def local_rows(
             results = bench_local(
                 path, threads=n, runs=runs, warmup=warmup, configs=configs, label=label
             )
-            rss = {}
+            rss, anon = {}, {}
             if memory:
                 winner = best(results)
                 probe = measure_peak_rss(path, config=winner.config, threads=n)
                 rss[winner.config] = probe["peak_delta_bytes"]
+                anon[winner.config] = probe.get("anon_delta_bytes")
             rows.extend(
                 ModelBench(
                     model=label,
@@ -60,6 +61,7 @@ def local_rows(
                     p90_ms=r.p90_ms,
                     **model_sizes(info),
                     peak_rss_bytes=rss.get(r.config),
+                    anon_rss_bytes=anon.get(r.config),
                 )
                 for r in results
             )

@@ -251,7 +251,11 @@ def measure_peak_rss(
     and records ``VmRSS`` as the baseline, so the harness's own Python copy of the file
     does not count. It then builds the interpreter, runs ``runs`` inferences and reads
     ``VmHWM``. ``peak_delta_bytes = VmHWM - baseline``: the interpreter's copy of the
-    model, its arena and kernel scratch, thread stacks. Where the counter cannot be reset (not Linux, or no permission) the
+    model, its arena and kernel scratch, thread stacks, and the pages of the runtime's
+    code the run touched. Where ``/proc/self/status`` splits them (Linux),
+    ``anon_delta_bytes`` is the anonymous growth after the runs (what the model holds:
+    its copy, arena, kernel buffers) and ``file_delta_bytes`` the file-backed growth (the
+    runtime library's code, the same for every model). Where the counter cannot be reset (not Linux, or no permission) the
     child reports the growth of ``ru_maxrss`` instead, which misses memory that stays
     below the import-time peak; ``method`` says which was used.
     """

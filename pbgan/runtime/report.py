@@ -9,7 +9,9 @@ Ratios are "times better than the baseline", so > 1 is a win:
 * ``weight_ratio``   baseline weight bytes / model weight bytes (binary + float);
 * ``arena_ratio``    baseline activation-arena estimate / model estimate;
 * ``rss_ratio``      baseline peak-RSS growth / model peak-RSS growth (each of the best
-                     configuration, when measured).
+                     configuration, when measured);
+* ``anon_ratio``     the same for the anonymous part of the RSS growth (the model's copy,
+                     arena and kernel buffers, without the runtime's code pages).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class ModelBench:
     float_weight_bytes: int = 0
     arena_bytes: int = 0
     peak_rss_bytes: int | None = None
+    anon_rss_bytes: int | None = None  # of which anonymous: the model's, not the code's
     latency_kind: str = "median"  # remote rows carry the tool's average
 
     @property
@@ -110,6 +113,7 @@ def summarize(
             "weight_ratio": _ratio(base.weight_bytes, r.weight_bytes) if base else None,
             "arena_ratio": _ratio(base.arena_bytes, r.arena_bytes) if base else None,
             "rss_ratio": _ratio(base_rss.peak_rss_bytes, own_rss) if base_rss else None,
+            "anon_ratio": _ratio(base_rss.anon_rss_bytes, r.anon_rss_bytes) if base_rss else None,
         }
 
     winners = {key: _fastest(rows) for key, rows in groups.items()}
@@ -230,10 +234,12 @@ _COLUMNS = (
     "weights",
     "arena est.",
     "peak RSS",
+    "anon RSS",
     "size x",
     "weights x",
     "arena x",
     "RSS x",
+    "anon x",
     "threads note",
 )
 
@@ -253,10 +259,12 @@ def _cells(row: dict[str, Any]) -> list[str]:
         _mem(row["weight_bytes"]),
         _mem(row["arena_bytes"]),
         _mem(row["peak_rss_bytes"]),
+        _mem(row.get("anon_rss_bytes")),
         _fmt(row["size_ratio"], ".1f", "x"),
         _fmt(row["weight_ratio"], ".1f", "x"),
         _fmt(row["arena_ratio"], ".1f", "x"),
         _fmt(row["rss_ratio"], ".1f", "x"),
+        _fmt(row.get("anon_ratio"), ".1f", "x"),
         row.get("thread_note") or "",
     ]
 

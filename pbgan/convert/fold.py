@@ -1,0 +1,114 @@
+"""Fold batch norms into the binary layers before them, for conversion only.
+
+At inference a batch norm is a per-channel affine map ``y * s + b`` with
+``s = gamma / sqrt(var + eps)`` and ``b = beta - mean * s``. After a phase deconvolution
+(or the projection) the Keras graph applies it once the phases are interleaved
+(CONCATENATION, DEPTH_TO_SPACE), where LCE cannot fuse it and it stays a float MUL (and
+ADD) over the whole feature map. :func:`fold_batch_norms` returns a copy of the
+generator in which each such batch norm is an identity and the layer before it applies
+the affine map to every phase (or output position) convolution's output instead
+(:meth:`pbgan.layers.PhaseConv2DTranspose.fold_affine`); LCE then fuses it into each
+``LceBconv2d``'s output multiplier and bias. Same numbers up to float rounding; the
+copy is for inference (training ignores the folded map).
+"""
+
+from __future__ import annotations
+
+from pbgan.layers import PhaseConv2DTranspose, Projection
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = ["fold_batch_norms", "foldable_batch_norms"]
+
+
+def _producer(layer: tf.keras.layers.Layer) -> tf.keras.layers.Layer | None:
+    nodes = layer.inbound_nodes
+    if len(nodes) != 1:
+        return None
+    inbound = nodes[0].inbound_layers
+    return inbound if isinstance(inbound, tf.keras.layers.Layer) else None
+
+
+def _binary_inputs(layer: tf.keras.layers.Layer) -> bool:
+    inner = layer.conv if isinstance(layer, Projection | PhaseConv2DTranspose) else layer
+    return getattr(inner, "input_quantizer", None) is not None
+
+
+def _folds_into(layer: tf.keras.layers.Layer) -> bool:
+    """A layer with binary inputs (an ``LceBconv2d`` to fuse into) that can take the map."""
+    if not isinstance(layer, Projection | PhaseConv2DTranspose) or not _binary_inputs(layer):
+        return False
+    return isinstance(layer, Projection) or (
+        not layer.shortcut
+        and layer.activation is tf.keras.activations.linear
+        and not (layer.binary and layer.pad_values == 0.0)
+    )
+
+
+def _only_signs_read(model: tf.keras.Model, bn: tf.keras.layers.Layer) -> bool:
+    """Whether the batch norm's output is read only through the sign of a binary layer,
+    or by float layers with no binary layer after them.
+
+    Fused, the map rounds differently from Keras in the last bit. A sign taken right
+    after it sees the same values (an exact zero stays zero), but a float path that
+    reaches a later sign (a shortcut) could flip a sign where the generator sits on
+    exactly zero, as an untrained one with integer-valued activations does.
+    """
+    readers = [node.outbound_layer for node in bn.outbound_nodes]
+    if all(_folds_into(r) and not isinstance(r, Projection) for r in readers):
+        return True
+    later = model.layers[model.layers.index(bn) + 1 :]
+    return not any(_binary_inputs(layer) for layer in later)
+
+
+def foldable_batch_norms(model: tf.keras.Model) -> dict[str, str]:
+    """``{batch norm: layer it folds into}``: each batch norm over the last axis whose
+    only input is a layer with binary inputs (:class:`~pbgan.layers.Projection`, or a
+    linear :class:`~pbgan.layers.PhaseConv2DTranspose` without shortcut) read by
+    nothing else, and whose output only signs read (:func:`_only_signs_read`)."""
+    pairs = {}
+    for layer in model.layers:
+        if not isinstance(layer, tf.keras.layers.BatchNormalization):
+            continue
+        producer = _producer(layer)
+        axis = layer.axis if isinstance(layer.axis, int) else list(layer.axis)
+        if (
+            producer is None
+            or not _folds_into(producer)
+            or axis not in (-1, 3, [3], [-1])
+            or len(producer.outbound_nodes) != 1
+            or not _only_signs_read(model, layer)
+        ):
+            continue
+        pairs[layer.name] = producer.name
+    return pairs
+
+
+def _affine(bn: tf.keras.layers.BatchNormalization) -> tuple[np.ndarray, np.ndarray]:
+    mean, var = bn.moving_mean.numpy(), bn.moving_variance.numpy()
+    gamma = bn.gamma.numpy() if bn.scale else np.ones_like(mean)
+    beta = bn.beta.numpy() if bn.center else np.zeros_like(mean)
+    scale = gamma / np.sqrt(var + bn.epsilon)
+    return scale, beta - mean * scale
+
+
+def fold_batch_norms(model: tf.keras.Model) -> tuple[tf.keras.Model, dict[str, str]]:
+    """An inference copy of ``model`` with its foldable batch norms folded (module doc),
+    and ``{batch norm: layer}`` of what was folded; ``model`` itself is unchanged."""
+    pairs = foldable_batch_norms(model)
+    if not pairs:
+        return model, {}
+
+    def clone(layer: tf.keras.layers.Layer) -> tf.keras.layers.Layer:
+        if layer.name in pairs:
+            return tf.keras.layers.Identity(name=layer.name)
+        return layer.__class__.from_config(layer.get_config())
+
+    copy = tf.keras.models.clone_model(model, clone_function=clone)
+    for layer in model.layers:
+        if layer.name not in pairs and layer.weights:
+            copy.get_layer(layer.name).set_weights(layer.get_weights())
+    for bn, target in pairs.items():
+        copy.get_layer(target).fold_affine(*_affine(model.get_layer(bn)))
+    return copy, pairs
