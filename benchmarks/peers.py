@@ -205,11 +205,17 @@ def markdown(result: dict[str, Any]) -> str:
         f"float in/out, calibrated on {result['representative']}). Latency: median of "
         f"{result['runs']} timed runs after {result['warmup']} warm-up runs (p10-p90), "
         "fastest interpreter configuration of each model; speedup against the fastest "
-        f"configuration of `{BASELINE}` at the same thread count.",
+        f"configuration of `{BASELINE}` at the same thread count. Memory: arena est. is "
+        "the peak of live activation bytes in execution order (a lower bound on TFLite's "
+        "arena); peak RSS is the growth of a fresh process that loads and runs the model "
+        "(the harness's own copy of the file excluded); anon RSS is its anonymous part "
+        "after the runs (the interpreter's model copy, arena and kernel buffers), the rest "
+        "being the runtime library's code pages, the same for every model.",
         "",
     ]
     header = ["model", "threads", "best config", "median ms", "p10-p90 ms", "speedup",
-              "flatbuffer", "size x", "peak RSS"]  # fmt: skip
+              "flatbuffer", "size x", "arena est.", "peak RSS", "RSS x", "anon RSS",
+              "anon x"]  # fmt: skip
     body = [
         [
             r["model"],
@@ -220,7 +226,11 @@ def markdown(result: dict[str, Any]) -> str:
             "—" if r["speedup"] is None else f"{r['speedup']:.2f}x",
             _mb(r["size_bytes"]),
             "—" if r["size_ratio"] is None else f"{r['size_ratio']:.1f}x",
+            _mb(r["arena_bytes"]),
             _mb(r["peak_rss_bytes"]),
+            "—" if r["rss_ratio"] is None else f"{r['rss_ratio']:.1f}x",
+            _mb(r.get("anon_rss_bytes")),
+            "—" if r.get("anon_ratio") is None else f"{r['anon_ratio']:.1f}x",
         ]
         for r in sorted(speed["best"], key=lambda r: (r["threads"], r["median_ms"]))
     ]
