@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pbgan  # noqa: F401  (selects Keras 2 before TensorFlow loads)
 from pbgan.io import atomic_write_json
-from pbgan.machine import load_average, machine_info
+from pbgan.machine import busy_cores, load_average, machine_info
 from pbgan.markdown import md_table
 from pbgan.models import build_discriminator, build_generator
 from pbgan.settings import ARCHITECTURES, NegativeDoRWarning, get_setting
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jit", action="store_true", help="XLA-compile the train step")
     parser.add_argument("--out", default="benchmarks/results/train_step.json")
     args = parser.parse_args(argv)
-    load_before = load_average()
+    load_before, busy = load_average(), busy_cores()
 
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         {
             "machine": machine_info(threads=threads["intra_op"]),
             "threads": threads,
-            "load_average": {"before": load_before, "after": load_average()},
+            "load_average": {"before": load_before, "after": load_average(), "busy": busy},
             "args": vars(args),
             "order": "interleaved: each round times every setting in turn",
             "rows": rows,

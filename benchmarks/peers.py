@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import pbgan  # noqa: F401  (selects Keras 2 before TensorFlow loads)
-from pbgan.machine import load_average
+from pbgan.machine import busy_cores, load_average
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERATORS = ROOT / "docs/results/levers_dcgan32_w025/generators"
@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     from pbgan.convert.quantize import REPRESENTATIVE_LATENTS, REPRESENTATIVE_SEED
     from pbgan.io import atomic_write_json, atomic_write_text
 
-    start, load_before = time.perf_counter(), load_average()
+    start, load_before, busy = time.perf_counter(), load_average(), busy_cores()
     with tempfile.TemporaryDirectory() as tmp:
         models = convert_speed_models(Path(tmp))
         speed = speed_table(
@@ -313,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         "swd_n": args.swd_n,
         "seed": args.seed,
         "representative": f"{REPRESENTATIVE_LATENTS} N(0,1) latents, seed {REPRESENTATIVE_SEED}",
-        "load_average": {"before": load_before, "after": load_average()},
+        "load_average": {"before": load_before, "after": load_average(), "busy": busy},
         "cpu_count": os.cpu_count(),
         "speed_models": {
             label: {

@@ -21,10 +21,10 @@ alike):
   while it waits shows up here, and other processes' load inflates it far less than
   it inflates wall time.
 
-An isolated operator keeps its thread pool warm from one call to the next; inside the
-graph the pool may have gone to sleep during the operators before it. So the graph is
-also timed without the operator whose CPU time grows most with threads (everything
-before it), which shows what that operator costs in context.
+An isolated operator finds the thread pool as its own previous call left it; inside the
+graph, as the operators before it left it. So every float weighted operator (the ones
+that use the pool) is also timed in context: the graph through it minus the graph
+through the operator before it.
 
 Writes ``threads.json`` and ``threads.md`` under ``--out``.
 """
@@ -38,12 +38,13 @@ from pathlib import Path
 from typing import Any
 
 from pbgan.io import atomic_write_json, atomic_write_text
-from pbgan.machine import load_average, load_sentence, machine_info, machine_line
+from pbgan.machine import busy_cores, load_average, load_sentence, machine_info, machine_line
 from pbgan.markdown import md_table
 from pbgan.runtime.profile import profile_ops, sub_model, summarize_by_type, time_graph
 
 RESOLUTION, WIDTH, SCHEME = 64, 1.0, "xnor"
 # Each setting with its fastest interpreter configuration on this machine kind.
+FLOAT_WEIGHTED = ("TRANSPOSE_CONV", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 CONFIGS = {"A": "lce-default", "auto": "lce-indirect-bgemm"}
 
 
@@ -67,17 +68,32 @@ def profile(path: Path, setting: str, args: argparse.Namespace) -> dict[str, Any
     options["repeats"] = args.repeats
     print(f"profiling {setting} ({CONFIGS[setting]}) ...", file=sys.stderr, flush=True)
     whole, ops = profile_ops(data, config=CONFIGS[setting], **options)
-    # The operator whose CPU time grows most with threads, timed in context: the graph up to
-    # and including it, minus the graph up to the operator before it.
-    top = max(ops, key=lambda o: o.cpu_ms[threads[-1]] - o.cpu_ms[threads[0]])
-    in_context = {"index": top.index, "op": top.op}
-    for key, last in (("through", top.index), ("before", top.index - 1)):
-        if last >= 0:
-            wall, cpu = time_graph(sub_model(data, 0, last), config=CONFIGS[setting], **options)
-            in_context[key] = {
-                "ms": {str(n): v for n, v in wall.items()},
-                "cpu_ms": {str(n): v for n, v in cpu.items()},
+    # Each float weighted operator timed in context: the graph up to and including it,
+    # minus the graph up to the operator before it. Alone, an operator finds the thread
+    # pool as its previous call left it; inside the graph, after the operators before it.
+    prefixes: dict[int, tuple[dict, dict]] = {}
+
+    def prefix(last: int) -> tuple[dict, dict]:
+        if last not in prefixes:
+            prefixes[last] = time_graph(
+                sub_model(data, 0, last), config=CONFIGS[setting], **options
+            )
+        return prefixes[last]
+
+    in_context = []
+    for op in ops:
+        if op.op not in FLOAT_WEIGHTED or op.index < 1:
+            continue
+        (wall_t, cpu_t), (wall_b, cpu_b) = prefix(op.index), prefix(op.index - 1)
+        in_context.append(
+            {
+                "index": op.index,
+                "op": op.op,
+                "ms": {str(n): wall_t[n] - wall_b[n] for n in threads},
+                "cpu_ms": {str(n): cpu_t[n] - cpu_b[n] for n in threads},
+                "alone_ms": {str(n): op.ms[n] for n in threads},
             }
+        )
     return {
         "model": {
             "architecture": f"dcgan{RESOLUTION}",
@@ -98,7 +114,7 @@ def profile(path: Path, setting: str, args: argparse.Namespace) -> dict[str, Any
             k: {str(n): v for n, v in row.items()}
             for k, row in summarize_by_type(ops, key="cpu_ms").items()
         },
-        "most_growth_op_in_context": in_context,
+        "float_ops_in_context": in_context,
     }
 
 
@@ -112,7 +128,7 @@ def markdown(results: list[dict[str, Any]], machine: dict[str, Any], load: dict)
     parts = [
         "# Per-operator latency at " + " and ".join(map(str, threads)) + " threads",
         "",
-        f"Machine: {machine_line(machine)}. {load_sentence(load['before'], load['after'])} "
+        f"Machine: {machine_line(machine)}. {load_sentence(**load)} "
         "Load inflates wall times far more than CPU times.",
         "",
         "Wall: median ms of `predict()`; CPU: process CPU ms per call, all threads. Each is the "
@@ -154,23 +170,30 @@ def markdown(results: list[dict[str, Any]], machine: dict[str, Any], load: dict)
                 for k, v in r["by_type_cpu_ms"].items()
             ),
         ]
-        top = r["most_growth_op_in_context"]
-        if "before" in top:
-            cost = {
-                key: {n: top["through"][key][n] - top["before"][key][n] for n in map(str, threads)}
-                for key in ("ms", "cpu_ms")
-            }
+        if r["float_ops_in_context"]:
             parts += [
                 "",
-                f"Op {top['index']} ({top['op']}, whose CPU time grows most with threads) in "
-                f"context: the graph through op {top['index']} minus the graph through op "
-                f"{top['index'] - 1}: wall "
-                + " / ".join(_n(v) for v in cost["ms"].values())
-                + " ms, CPU "
-                + " / ".join(_n(v) for v in cost["cpu_ms"].values())
-                + f" ms at {' / '.join(map(str, threads))} threads; the graph before it: CPU "
-                + " / ".join(_n(v) for v in top["before"]["cpu_ms"].values())
-                + " ms.",
+                "Float weighted operators in context (the graph through the operator minus "
+                "the graph through the one before it; alone = the operator timed by itself):",
+                "",
+                md_table(
+                    [
+                        "#",
+                        "op",
+                        *(f"wall {n}t" for n in threads),
+                        *(f"CPU {n}t" for n in threads),
+                        *(f"alone {n}t" for n in threads),
+                    ],  # fmt: skip
+                    [
+                        [c["index"], c["op"]]
+                        + [
+                            _n(c[key][str(n)])
+                            for key in ("ms", "cpu_ms", "alone_ms")
+                            for n in threads
+                        ]
+                        for c in r["float_ops_in_context"]
+                    ],
+                ),
             ]
     return "\n".join(parts) + "\n"
 
@@ -185,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/threads"))
     args = parser.parse_args(argv)
     args.threads = sorted({int(t) for t in args.threads.split(",")})
-    load = {"before": load_average()}
+    load = {"before": load_average(), "busy": busy_cores()}
     with tempfile.TemporaryDirectory() as tmp:
         if args.flatbuffers:
             paths = {s: args.flatbuffers / f"{s}.tflite" for s in CONFIGS}

@@ -79,14 +79,47 @@ def load_average() -> list[float]:
         return []
 
 
-def load_sentence(before: list[float], after: list[float]) -> str:
-    """One sentence for a benchmark report: the load around the run and what it means."""
-    if not before:
-        return "Load average unknown on this OS."
-    text = f"Load average (1, 5, 15 min) before / after: {before} / {after or '?'}"
-    if before[0] < 0.5:
-        return text + ": idle when the run started (1-minute load below 0.5)."
-    return (
-        text + f": other work was running (1-minute load {before[0]} at the start); "
-        "re-measure on an idle machine before quoting wall times."
+def load_sentence(before: list[float], after: list[float], busy: float | None = None) -> str:
+    """One sentence for a benchmark report: the load around the run and what it means.
+
+    ``busy`` (:func:`busy_cores` just before the run) decides whether the machine was
+    idle; without it, the 1-minute load average does (it lags: a run that just ended
+    still counts)."""
+    text = (
+        f"Load average (1, 5, 15 min) before / after: {before} / {after or '?'}"
+        if before
+        else "Load average unknown on this OS"
     )
+    if busy is not None:
+        text += f"; {busy} of {os.cpu_count()} cores busy in the second before the run"
+        idle = busy < 0.25
+    elif before:
+        idle = before[0] < 0.5
+    else:
+        return text + "."
+    if idle:
+        return text + ": idle when the run started."
+    return text + ": other work was running; re-measure on an idle machine before quoting."
+
+
+def busy_cores(seconds: float = 1.0) -> float | None:
+    """How many cores were busy over the next ``seconds`` (all processes), from
+    ``/proc/stat``; ``None`` where there is none. Unlike the load average, which decays
+    over a minute, this says whether anything else is running now."""
+    import time
+
+    def sample() -> tuple[int, int] | None:
+        try:
+            fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        except (OSError, ValueError):
+            return None
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return sum(fields), idle
+
+    first = sample()
+    time.sleep(seconds)
+    second = sample()
+    if first is None or second is None or second[0] == first[0]:
+        return None
+    total, idle = second[0] - first[0], second[1] - first[1]
+    return round((total - idle) / total * (os.cpu_count() or 1), 2)

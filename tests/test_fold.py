@@ -41,9 +41,10 @@ def test_folds_every_batch_norm_after_a_binary_layer_and_computes_the_same():
         build_generator(resolution=32, width=TINY["width"], setting="auto", scheme="xnor")
     )
     folded, pairs = fold_batch_norms(gen)
-    # At this width auto binarizes the projection, deconv1 and deconv2; bn3 follows
-    # deconv2 too, but deconv3 is a float Conv2DTranspose (its bn is not after a phase layer).
-    assert pairs == {"bn0": "projection", "bn1": "deconv1", "bn2": "deconv2"}
+    # At this width auto binarizes the projection, deconv1 and deconv2. bn0 and bn1 feed
+    # a binary layer's sign and stay (see fold._no_sign_after); bn2 feeds the float tail;
+    # bn3 follows the float deconv3, not a binary layer.
+    assert pairs == {"bn2": "deconv2"}
     z = _latents()
     want = gen(z, training=False).numpy()
     got = folded(z, training=False).numpy()
@@ -63,7 +64,7 @@ def test_shortcut_layers_keep_their_batch_norm():
     gen = build_generator(
         resolution=32, width=TINY["width"], setting="auto", scheme="xnor", shortcut=True
     )
-    # bn0 feeds deconv1's float shortcut as well as its sign: kept, like bn1 and bn2.
+    # bn2 would fold (nothing binary after it) but deconv2 has a shortcut.
     assert foldable_batch_norms(gen) == {}
     layer = gen.get_layer("deconv1")
     assert isinstance(layer, PhaseConv2DTranspose) and layer.shortcut
@@ -71,17 +72,21 @@ def test_shortcut_layers_keep_their_batch_norm():
         layer.fold_affine(np.ones(layer.filters), np.zeros(layer.filters))
 
 
-def test_converted_auto_has_no_float_multiply_left_and_passes_parity():
+def test_no_batch_norm_before_a_sign_is_folded():
+    gen = build_generator(resolution=64, width=1.0, setting="auto", scheme="xnor")
+    # dcgan64 at full width: auto binarizes the projection and deconv1-3; only bn3
+    # (before the float deconv4) folds.
+    assert foldable_batch_norms(gen) == {"bn3": "deconv3"}
+
+
+def test_converted_auto_keeps_bit_exact_signs_and_passes_parity():
     gen = _with_batch_statistics(
         build_generator(resolution=32, width=TINY["width"], setting="auto", scheme="xnor")
     )
     result = convert_generator(gen, setting="auto", source="test")
     ops = read_flatbuffer(result.flatbuffer).op_counts
-    # bn0-bn2 fused into the bconvs; bn3 (before the float deconv3) stays one MUL.
-    assert ops.get("MUL", 0) <= 1 and "ADD" not in ops
-    assert result.manifest["folded_batch_norms"] == {
-        "bn0": "projection",
-        "bn1": "deconv1",
-        "bn2": "deconv2",
-    }
+    # bn2 fused into deconv2's bconvs; bn0 and bn1 stay one MUL each (their shift is
+    # fused into the bconvs before them by the converter).
+    assert ops.get("MUL", 0) == 2
+    assert result.manifest["folded_batch_norms"] == {"bn2": "deconv2"}
     assert result.manifest["parity_max_abs_err"] < 1e-4
