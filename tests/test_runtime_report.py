@@ -101,3 +101,4 @@ def test_a_thread_count_that_loses_to_fewer_threads_is_named():
     notes = summarize(rows, "A.tflite", stack=False)["notes"]
     assert len(notes) == 1
     assert notes[0].startswith("auto.tflite [local] is slower at 2 threads (14.7 ms) than at 1")
+    assert "(7.6 ms, +93.4%)" in notes[0]

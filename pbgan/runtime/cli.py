@@ -101,8 +101,9 @@ def _positive_seconds(ctx: click.Context, param: click.Parameter, value: float) 
 @click.option(
     "--configs",
     help="Comma-separated configurations for MODELS instead of the defaults "
-    "(local: lce-default, lce-indirect-bgemm, lce-reference-bconv, lce-xnnpack, "
-    "tflite-builtin, tflite-xnnpack; remote: default, indirect-bgemm, reference-bconv, "
+    "(local: lce-default, lce-indirect-bgemm, lce-indirect-bgemm-xnnpack, "
+    "lce-reference-bconv, lce-xnnpack, tflite-builtin, tflite-xnnpack; remote: default, "
+    "indirect-bgemm, reference-bconv, "
     "xnnpack, no-xnnpack).",
 )
 @click.option(

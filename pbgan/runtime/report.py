@@ -197,7 +197,8 @@ def thread_notes(best: Sequence[dict[str, Any]]) -> list[str]:
                 notes.append(
                     f"{model} [{where}] is slower at {row['threads']} threads "
                     f"({row['median_ms']:.4g} ms) than at {fastest_fewer['threads']} "
-                    f"({fastest_fewer['median_ms']:.4g} ms): run it with "
+                    f"({fastest_fewer['median_ms']:.4g} ms, "
+                    f"{row['median_ms'] / fastest_fewer['median_ms'] - 1:+.1%}): run it with "
                     f"{fastest_fewer['threads']}"
                 )
     return notes
