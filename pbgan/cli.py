@@ -11,12 +11,12 @@ import json
 import sys
 
 import pbgan
-from pbgan.cli_errors import UsageFailure, one_line_errors  # noqa: F401  (re-exported)
+from pbgan.cli_errors import OneLineGroup, UsageFailure, one_line_errors  # noqa: F401
 
 import click
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(pbgan.__version__, prog_name="pbgan")
 def main() -> None:
     """Partial binarization of deconvolution-based GAN generators.

@@ -7,13 +7,26 @@ from functools import wraps
 
 import click
 
-__all__ = ["UsageFailure", "one_line_errors"]
+__all__ = ["OneLineGroup", "UsageFailure", "one_line_errors"]
 
 
 class UsageFailure(click.ClickException):
     """A one-line error naming the fix; exit code 2 like click's usage errors."""
 
     exit_code = 2
+
+
+class OneLineGroup(click.Group):
+    """A command group whose subcommands' usage errors (a bad option value, a missing
+    argument, an unknown command) print one line, naming where the help is, instead of
+    click's usage block."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as err:
+            where = err.ctx.command_path if err.ctx is not None else ctx.command_path
+            raise UsageFailure(f"{err.format_message()} (see `{where} --help`)") from err
 
 
 def one_line_errors(*kinds: type[Exception]) -> Callable:

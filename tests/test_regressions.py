@@ -389,3 +389,20 @@ def test_evaluate_keeps_the_result_when_out_fails_after_the_evaluation(
         assert json.loads(fallback.read_text()) == json.loads(result.stdout)
     finally:
         fallback.unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["trian"], "No such command 'trian'. Did you mean 'train'? (see `pbgan --help`)"),
+        (["evaluate", "runs", "-n", "0"], "(see `pbgan evaluate --help`)"),
+        (["convert", "gen.keras"], "Missing option '-o' / '--output'."),
+    ],
+)
+def test_the_pbgan_command_reports_usage_errors_in_one_line(args, message):
+    from pbgan.cli import main
+
+    result = CliRunner().invoke(main, args, prog_name="pbgan")
+    assert result.exit_code == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0]
