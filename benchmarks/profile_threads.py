@@ -44,8 +44,9 @@ from pbgan.runtime.profile import profile_ops, sub_model, summarize_by_type, tim
 
 RESOLUTION, WIDTH, SCHEME = 64, 1.0, "xnor"
 # Each setting with its fastest interpreter configuration on this machine kind.
-FLOAT_WEIGHTED = ("TRANSPOSE_CONV", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 CONFIGS = {"A": "lce-default", "auto": "lce-indirect-bgemm"}
+# Float operators with weights: the ones that use TFLite's thread pool.
+FLOAT_WEIGHTED = ("TRANSPOSE_CONV", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 
 
 def convert(directory: Path) -> dict[str, Path]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import platform
+import time
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +107,6 @@ def busy_cores(seconds: float = 1.0) -> float | None:
     """How many cores were busy over the next ``seconds`` (all processes), from
     ``/proc/stat``; ``None`` where there is none. Unlike the load average, which decays
     over a minute, this says whether anything else is running now."""
-    import time
 
     def sample() -> tuple[int, int] | None:
         try:

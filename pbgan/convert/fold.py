@@ -5,11 +5,12 @@ At inference a batch norm is a per-channel affine map ``y * s + b`` with
 (or the projection) the Keras graph applies it once the phases are interleaved
 (CONCATENATION, DEPTH_TO_SPACE), where LCE cannot fuse it and it stays a float MUL (and
 ADD) over the whole feature map. :func:`fold_batch_norms` returns a copy of the
-generator in which each such batch norm is an identity and the layer before it applies
+generator in which such a batch norm is an identity and the layer before it applies
 the affine map to every phase (or output position) convolution's output instead
 (:meth:`pbgan.layers.PhaseConv2DTranspose.fold_affine`); LCE then fuses it into each
-``LceBconv2d``'s output multiplier and bias. Same numbers up to float rounding; the
-copy is for inference (training ignores the folded map).
+``LceBconv2d``'s output multiplier and bias. The numbers are the same up to float
+rounding, which is why only batch norms with no binary layer after them are folded
+(:func:`_no_sign_after`). The copy is for inference (training ignores the folded map).
 """
 
 from __future__ import annotations
@@ -86,10 +87,7 @@ def foldable_batch_norms(model: tf.keras.Model) -> dict[str, str]:
 
 
 def _affine(bn: tf.keras.layers.BatchNormalization) -> tuple[np.ndarray, np.ndarray]:
-    """``(scale, shift)`` computed by TensorFlow's own float32 ops, as Keras computes
-    them at inference (``tf.nn.batch_normalization``), so a value the generator puts
-    exactly on zero (a channel that is constant, a tie a binary layer's sign then
-    breaks) is still exactly zero after the fold."""
+    """``(scale, shift)`` of the batch norm at inference, in float32 by TensorFlow's ops."""
     mean, var = bn.moving_mean, bn.moving_variance
     scale = tf.math.rsqrt(var + bn.epsilon)
     if bn.scale:
