@@ -1,6 +1,7 @@
 """`pbgan demo` (the README's main job) at toy scale: one page about two models."""
 
 import json
+import sys
 
 from pbgan.demo.page import write_page
 from pbgan.demo.run import DemoConfig, run_demo
@@ -46,6 +47,10 @@ def test_the_page_names_each_models_architecture_setting_and_steps(demo):
     for model in record["models"].values():
         assert page.count(model["tflite"]) == 1  # the quality table's file column
     assert json.loads(paths["json"].read_text())["models"].keys() == {"A", "auto"}
+    assert "of which the model's" in page
+    if sys.platform == "linux":  # memory split into the model's and the code's
+        for row in record["bench"]["best"]:
+            assert 0 < row["anon_rss_bytes"] <= row["peak_rss_bytes"], row["model"]
     assert paths["png"].stat().st_size > 0
 
 

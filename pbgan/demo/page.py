@@ -50,6 +50,7 @@ def _speed_rows(bench: dict[str, Any], names: dict[str, str]) -> list[list[Any]]
                 r["config"] if r else "—",
                 _x(r and r["speedup"], 2),
                 format_bytes(r["peak_rss_bytes"]) if r and r["peak_rss_bytes"] else "—",
+                format_bytes(r["anon_rss_bytes"]) if r and r.get("anon_rss_bytes") else "—",
                 format_bytes(r["arena_bytes"]) if r else "—",
             ]
         )
@@ -64,6 +65,7 @@ _SPEED_HEADER = [
     "kernel",
     "speed-up",
     "peak RSS",
+    "of which the model's",
     "arena est.",
 ]
 
@@ -145,7 +147,10 @@ def render(record: dict[str, Any]) -> str:
         "each model; the float baseline A is timed with every float runtime available "
         "(LCE and TensorFlow Lite, with and without XNNPACK) and the fastest counts. "
         "Peak RSS: growth of a fresh process's peak resident set while loading and "
-        "running the model. Arena: the activation-memory lower bound read from the graph.",
+        "running the model; of which the model's: its anonymous part (the interpreter's "
+        "copy of the model, arena and kernel buffers; the rest is the runtime library's "
+        "code, the same for both). Arena: the activation-memory lower bound read from "
+        "the graph.",
         "",
     ]
     return "\n".join(parts)
