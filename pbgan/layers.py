@@ -148,10 +148,6 @@ def _interleave(y: tf.Tensor, sh: int, sw: int) -> tf.Tensor:
     return tf.reshape(y, [b, mh * sh, mw * sw, f])
 
 
-def _affine_constants(scale: np.ndarray, shift: np.ndarray) -> tuple[tf.Tensor, tf.Tensor]:
-    return tf.constant(scale, tf.float32), tf.constant(shift, tf.float32)
-
-
 def _affine(out: tf.Tensor, affine: tuple | None, bias: tf.Tensor | None = None) -> tf.Tensor:
     """``(out + bias) * scale + shift`` for a folded batch norm ``affine``; else ``out``."""
     if affine is None:
@@ -350,7 +346,7 @@ class PhaseConv2DTranspose(tf.keras.layers.Layer):
             raise ValueError(f"{self.name}: a batch norm folds only into a linear layer")
         if self.pad_values == 0.0 and self.binary:
             raise ValueError(f"{self.name}: zero-padded binary layers keep their batch norm")
-        self._affine = _affine_constants(scale, shift)
+        self._affine = (tf.constant(scale, tf.float32), tf.constant(shift, tf.float32))
 
     def _exact_phases(self, padded: tf.Tensor, gh: AxisGeometry, gw: AxisGeometry, quantize):
         """The output, each phase computed only where the crop keeps it: one convolution
@@ -557,23 +553,17 @@ class Projection(tf.keras.layers.Layer):
         """
         x = inputs[:, None, None, :]
         h, w, c = self.target_shape
-        affine = None if training else getattr(self, "_affine", None)
         if training or self.conv.input_quantizer is None or h * w == 1:
-            return _affine(tf.reshape(self.conv(x), (-1, *self.target_shape)), affine)
-        y = tf.concat(
-            [
-                _affine(_quantized_conv(self.conv, x, slice(p * c, (p + 1) * c), True), affine)
-                for p in range(h * w)
-            ],
-            axis=-1,
-        )
+            y = self.conv(x)
+        else:
+            y = tf.concat(
+                [
+                    _quantized_conv(self.conv, x, slice(p * c, (p + 1) * c), True)
+                    for p in range(h * w)
+                ],
+                axis=-1,
+            )
         return tf.reshape(y, (-1, *self.target_shape))
-
-    def fold_affine(self, scale: np.ndarray, shift: np.ndarray) -> None:
-        """Apply ``y * scale + shift`` per channel ``c`` at inference (a folded batch
-        norm, see :meth:`PhaseConv2DTranspose.fold_affine`): with binary inputs on each
-        output position's convolution, where LCE fuses it into that bconv."""
-        self._affine = _affine_constants(scale, shift)
 
     def converted_convolutions(self, input_shape=None) -> int:
         """How many convolutions this layer converts to: one per output position with

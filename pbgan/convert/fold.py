@@ -2,11 +2,11 @@
 
 At inference a batch norm is a per-channel affine map ``y * s + b`` with
 ``s = gamma / sqrt(var + eps)`` and ``b = beta - mean * s``. After a phase deconvolution
-(or the projection) the Keras graph applies it once the phases are interleaved
+the Keras graph applies it once the phases are interleaved
 (CONCATENATION, DEPTH_TO_SPACE), where LCE cannot fuse it and it stays a float MUL (and
 ADD) over the whole feature map. :func:`fold_batch_norms` returns a copy of the
 generator in which such a batch norm is an identity and the layer before it applies
-the affine map to every phase (or output position) convolution's output instead
+the affine map to every phase convolution's output instead
 (:meth:`pbgan.layers.PhaseConv2DTranspose.fold_affine`); LCE then fuses it into each
 ``LceBconv2d``'s output multiplier and bias. The numbers are the same up to float
 rounding, which is why only batch norms with no binary layer after them are folded
@@ -37,11 +37,14 @@ def _binary_inputs(layer: tf.keras.layers.Layer) -> bool:
 
 
 def _folds_into(layer: tf.keras.layers.Layer) -> bool:
-    """A layer with binary inputs (an ``LceBconv2d`` to fuse into) that can take the map."""
-    if not isinstance(layer, Projection | PhaseConv2DTranspose) or not _binary_inputs(layer):
-        return False
-    return isinstance(layer, Projection) or (
-        not layer.shortcut
+    """A phase layer with binary inputs (``LceBconv2d`` to fuse into) that can take the map.
+
+    Not the projection: its batch norm always has a binary layer after it in the
+    built-in plans, where no batch norm folds (:func:`_no_sign_after`)."""
+    return (
+        isinstance(layer, PhaseConv2DTranspose)
+        and _binary_inputs(layer)
+        and not layer.shortcut
         and layer.activation is tf.keras.activations.linear
         and not (layer.binary and layer.pad_values == 0.0)
     )
@@ -65,9 +68,8 @@ def _no_sign_after(model: tf.keras.Model, bn: tf.keras.layers.Layer) -> bool:
 
 def foldable_batch_norms(model: tf.keras.Model) -> dict[str, str]:
     """``{batch norm: layer it folds into}``: each batch norm over the last axis whose
-    only input is a layer with binary inputs (:class:`~pbgan.layers.Projection`, or a
-    linear :class:`~pbgan.layers.PhaseConv2DTranspose` without shortcut) read by
-    nothing else, with no sign after it (:func:`_no_sign_after`)."""
+    only input is a linear :class:`~pbgan.layers.PhaseConv2DTranspose` with binary
+    inputs and no shortcut, read by nothing else, with no sign after it (:func:`_no_sign_after`)."""
     pairs = {}
     for layer in model.layers:
         if not isinstance(layer, tf.keras.layers.BatchNormalization):

@@ -45,12 +45,10 @@ def local_rows(
             results = bench_local(
                 path, threads=n, runs=runs, warmup=warmup, configs=configs, label=label
             )
-            rss, anon = {}, {}
+            probes = {}
             if memory:
                 winner = best(results)
-                probe = measure_peak_rss(path, config=winner.config, threads=n)
-                rss[winner.config] = probe["peak_delta_bytes"]
-                anon[winner.config] = probe.get("anon_delta_bytes")
+                probes[winner.config] = measure_peak_rss(path, config=winner.config, threads=n)
             rows.extend(
                 ModelBench(
                     model=label,
@@ -60,8 +58,8 @@ def local_rows(
                     p10_ms=r.p10_ms,
                     p90_ms=r.p90_ms,
                     **model_sizes(info),
-                    peak_rss_bytes=rss.get(r.config),
-                    anon_rss_bytes=anon.get(r.config),
+                    peak_rss_bytes=probes.get(r.config, {}).get("peak_delta_bytes"),
+                    anon_rss_bytes=probes.get(r.config, {}).get("anon_delta_bytes"),
                 )
                 for r in results
             )

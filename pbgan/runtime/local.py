@@ -255,9 +255,10 @@ def measure_peak_rss(
     code the run touched. Where ``/proc/self/status`` splits them (Linux),
     ``anon_delta_bytes`` is the anonymous growth after the runs (what the model holds:
     its copy, arena, kernel buffers) and ``file_delta_bytes`` the file-backed growth (the
-    runtime library's code, the same for every model). Where the counter cannot be reset (not Linux, or no permission) the
-    child reports the growth of ``ru_maxrss`` instead, which misses memory that stays
-    below the import-time peak; ``method`` says which was used.
+    runtime library's code, the same for every model). Where the counter cannot be reset
+    (not Linux, or no permission) the child reports the growth of ``ru_maxrss`` instead,
+    which misses memory that stays below the import-time peak; ``method`` says which was
+    used.
     """
     path = Path(model_path)
     if not path.is_file():
