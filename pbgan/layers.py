@@ -29,6 +29,8 @@ Two schemes (registered by name in :data:`pbgan.settings.SCHEMES`):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pbgan.phase import (
     AxisGeometry,
     axis_geometry,
@@ -146,6 +148,25 @@ def _interleave(y: tf.Tensor, sh: int, sw: int) -> tf.Tensor:
     b, mh, mw, f = tf.shape(y)[0], y.shape[1], y.shape[2], y.shape[3] // (sh * sw)
     y = tf.transpose(tf.reshape(y, [b, mh, mw, sh, sw, f]), [0, 1, 3, 2, 4, 5])
     return tf.reshape(y, [b, mh * sh, mw * sw, f])
+
+
+def _window(
+    source: tf.Tensor, pads: list, frame: float, top: int, height: int, left: int, width: int
+) -> tf.Tensor:
+    """``tf.pad(source, pads, constant_values=frame)[:, top:top + height, left:left + width]``
+    without padding all of ``source``: the rows and columns of ``source`` the window
+    covers (no slice when that is all of it), padded only where the window leaves it.
+    A graph that pads once and slices four windows keeps the padded input alive across
+    all four; this keeps only ``source`` and one window."""
+    h, w = source.shape[1], source.shape[2]
+    r0, c0 = top - pads[1][0], left - pads[2][0]
+    r1, c1 = r0 + height, c0 + width
+    sr0, sr1, sc0, sc1 = max(0, r0), min(h, r1), max(0, c0), min(w, c1)
+    cut = source if (sr0, sr1, sc0, sc1) == (0, h, 0, w) else source[:, sr0:sr1, sc0:sc1, :]
+    extra = [[0, 0], [sr0 - r0, r1 - sr1], [sc0 - c0, c1 - sc1], [0, 0]]
+    if not any(a or b for a, b in extra):
+        return cut
+    return tf.pad(cut, extra, constant_values=frame)
 
 
 def _affine(out: tf.Tensor, affine: tuple | None, bias: tf.Tensor | None = None) -> tf.Tensor:
@@ -348,9 +369,35 @@ class PhaseConv2DTranspose(tf.keras.layers.Layer):
             raise ValueError(f"{self.name}: zero-padded binary layers keep their batch norm")
         self._affine = (tf.constant(scale, tf.float32), tf.constant(shift, tf.float32))
 
-    def _exact_phases(self, padded: tf.Tensor, gh: AxisGeometry, gw: AxisGeometry, quantize):
+    def sink_phases(self, sink: Callable[[list[tf.Tensor]], tf.Tensor]) -> None:
+        """At inference, hand the phase outputs to ``sink`` instead of interleaving them.
+
+        ``sink`` gets the ``strides[0] * strides[1]`` phase outputs in ``depth_to_space``
+        slot order (phase ``(r, c)`` at ``r * strides[1] + c``, each ``h x w x filters``,
+        any folded batch norm applied) and returns the layer's output, whatever its
+        shape: :func:`pbgan.convert.fold.fuse_float_tails` passes the layers after this
+        one through it. Only for a layer whose inference output is the interleaved
+        phases alone (:meth:`_exact_phases`; no shortcut, zero-frame, bias or
+        activation after them) and only in a copy meant for conversion.
+        """
+        shape = getattr(self, "_build_input_shape", None)
+        if shape is None or not self._exact_possible(*self._geometry(*tuple(shape)[1:3])):
+            raise ValueError(f"{self.name}: only a built layer of whole phases takes a sink")
+        self._sink = sink
+
+    def _exact_phases(
+        self,
+        source: tf.Tensor,
+        pads: list,
+        frame: float,
+        gh: AxisGeometry,
+        gw: AxisGeometry,
+        quantize,
+    ):
         """The output, each phase computed only where the crop keeps it: one convolution
-        per phase over its own window of ``padded``, interleaved with no crop.
+        per phase over its own window of ``source`` padded by ``pads`` with ``frame``,
+        interleaved with no crop. Each window is cut and padded on its own
+        (:func:`_window`), so the padded input never exists as a whole.
 
         The same numbers as :meth:`_phases` + crop, with no phase row computed only to
         be cut (for the 4x4 stride-2 layer on an ``n x n`` input, ``n x n`` rows per
@@ -372,17 +419,20 @@ class PhaseConv2DTranspose(tf.keras.layers.Layer):
                 i0, j0 = -(-(gh.crop - r) // sh), -(-(gw.crop - c) // sw)
                 rows, cols = gh.size // sh, gw.size // sw
                 if conv is None:
-                    out = tf.zeros([tf.shape(padded)[0], rows, cols, f], padded.dtype)
+                    out = tf.zeros([tf.shape(source)[0], rows, cols, f], source.dtype)
                 else:
-                    top, left = oh + i0, ow + j0
-                    window = padded[:, top : top + rows + nh - 1, left : left + cols + nw - 1, :]
+                    box = (oh + i0, rows + nh - 1, ow + j0, cols + nw - 1)
+                    window = _window(source, pads, frame, *box)
                     out = _quantized_conv(conv, window, slice(k * f, (k + 1) * f), quantize)
                     if self.use_scale:
                         out = out * self.scale
                 out = self._apply_affine(out)
                 slots[((r - gh.crop) % sh) * sw + (c - gw.crop) % sw] = out
-        y = tf.concat([slots[q] for q in range(sh * sw)], axis=-1)
-        return _interleave(y, sh, sw)
+        phases = [slots[q] for q in range(sh * sw)]
+        sink = getattr(self, "_sink", None)
+        if sink is not None and quantize:
+            return sink(phases)
+        return _interleave(tf.concat(phases, axis=-1), sh, sw)
 
     @staticmethod
     def _exact_possible(gh: AxisGeometry, gw: AxisGeometry) -> bool:
@@ -409,21 +459,22 @@ class PhaseConv2DTranspose(tf.keras.layers.Layer):
 
         affine = None if training else getattr(self, "_affine", None)
 
-        def output(padded: tf.Tensor, quantize: bool) -> tf.Tensor:
+        def output(source: tf.Tensor, frame: float, quantize: bool) -> tf.Tensor:
+            """The phases of ``source`` padded with ``frame``."""
             if not training:
-                exact = self._exact_phases(padded, gh, gw, quantize)
+                exact = self._exact_phases(source, pads, frame, gh, gw, quantize)
                 if exact is not None:
                     return exact
             return assemble(
                 self._phases(
-                    padded,
+                    tf.pad(source, pads, constant_values=frame),
                     gh,
                     gw,
                     (lambda conv, x: conv(x)) if quantize else _quantized_conv,
                 )
             )
 
-        y = output(tf.pad(inputs, pads), True)
+        y = output(inputs, 0.0, True)
         if affine is not None:  # applied with the bias (fold_affine)
             return y if self._exact_possible(gh, gw) else self._apply_affine(y)
         if self.pad_values == 0.0 and self.conv.input_quantizer is not None:
@@ -432,8 +483,7 @@ class PhaseConv2DTranspose(tf.keras.layers.Layer):
             # LCE 0.16 fuses any constant added right after a bconv into its per-channel
             # bias without checking the shape ("TODO: Check shapes before fusing").
             mask = tf.zeros((1, h, w, inputs.shape[-1]), inputs.dtype)
-            frame = tf.pad(mask, pads, constant_values=1)
-            y = y - output(frame, False)
+            y = y - output(mask, 1.0, False)
         if self.shortcut:
             c = inputs.shape[-1]
             folded = tf.reduce_mean(

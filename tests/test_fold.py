@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pbgan.convert import convert_generator
-from pbgan.convert.fold import fold_batch_norms, foldable_batch_norms
+from pbgan.convert.fold import fold_batch_norms, foldable_batch_norms, fusable_tails
 from pbgan.layers import PhaseConv2DTranspose
 from pbgan.models import build_generator
 from pbgan.tflite_graph import read_flatbuffer
@@ -40,7 +40,7 @@ def test_folds_every_batch_norm_after_a_binary_layer_and_computes_the_same():
     gen = _with_batch_statistics(
         build_generator(resolution=32, width=TINY["width"], setting="auto", scheme="xnor")
     )
-    folded, pairs = fold_batch_norms(gen)
+    folded, pairs, _ = fold_batch_norms(gen)
     # At this width auto binarizes the projection, deconv1 and deconv2. bn0 and bn1 feed
     # a binary layer's sign and stay (see fold._no_sign_after); bn2 feeds the float tail;
     # bn3 follows the float deconv3, not a binary layer.
@@ -90,3 +90,68 @@ def test_converted_auto_keeps_bit_exact_signs_and_passes_parity():
     assert ops.get("MUL", 0) == 2
     assert result.manifest["folded_batch_norms"] == {"bn2": "deconv2"}
     assert result.manifest["parity_max_abs_err"] < 1e-4
+
+
+def _chain(tail: tf.keras.layers.Layer, between: list, channels: int = 16) -> tf.keras.Model:
+    """A binary 4x4 stride-2 phase layer on a 6x5 input, ``between``, then ``tail``."""
+    x = inp = tf.keras.Input((6, 5, channels))
+    x = PhaseConv2DTranspose(channels, binary=True, scheme="xnor", name="phase")(x)
+    for layer in between:
+        x = layer(x)
+    return tf.keras.Model(inp, tail(x))
+
+
+@pytest.mark.parametrize(
+    ("kernel", "strides", "padding"),
+    [(4, 2, "same"), (3, 2, "same"), (5, 1, "valid"), (4, 2, "valid"), (3, (1, 2), "same")],
+)
+def test_fused_tail_computes_the_transposed_convolution(kernel, strides, padding):
+    """The phase-by-phase sum (fold module doc) is the tail's transposed convolution for
+    other kernels, strides and paddings than the built-in one, bias and activation too."""
+    between = [
+        tf.keras.layers.BatchNormalization(name="bn"),
+        tf.keras.layers.LeakyReLU(0.2, name="act"),
+    ]
+    tail = tf.keras.layers.Conv2DTranspose(
+        2, kernel, strides=strides, padding=padding, activation="tanh", name="tail"
+    )
+    model = _with_batch_statistics(_chain(tail, between))
+    tail.bias.assign(np.linspace(-0.5, 0.5, 2))
+    assert fusable_tails(model) == {"phase": ("tail", ["bn", "act"])}
+    folded = fold_batch_norms(model, fuse_tails=True)
+    assert folded.tails == {"phase": "tail"} and folded.batch_norms == {"bn": "phase"}
+    x = np.random.default_rng(2).standard_normal((3, 6, 5, 16)).astype(np.float32)
+    want = model(x, training=False).numpy()
+    np.testing.assert_allclose(folded.model(x, training=False).numpy(), want, atol=2e-5)
+
+
+def test_a_tail_larger_than_the_phases_or_after_a_sign_is_not_fused():
+    wide = tf.keras.layers.Conv2DTranspose(32, 4, strides=2, padding="same", name="tail")
+    assert fusable_tails(_chain(wide, [tf.keras.layers.ReLU()])) == {}
+    # TINY dcgan32 auto: deconv2 is the last binary layer, and the float deconv3 after
+    # it has a larger output; nothing fuses.
+    gen = build_generator(resolution=32, width=TINY["width"], setting="auto", scheme="xnor")
+    assert fusable_tails(gen) == {}
+    assert fold_batch_norms(gen, fuse_tails=True).tails == {}
+
+
+def test_converted_fused_tail_skips_the_interleave_and_lowers_the_arena():
+    gen = _with_batch_statistics(
+        build_generator(resolution=32, width=0.25, setting="auto", scheme="xnor")
+    )
+    assert fusable_tails(gen) == {"deconv3": ("deconv4", ["bn3", "relu3"])}
+    result = convert_generator(gen, setting="auto", source="test")
+    info = read_flatbuffer(result.flatbuffer)
+    manifest = result.manifest
+    assert manifest["fused_tails"] == {"deconv3": "deconv4"}
+    # deconv1 and deconv2 interleave their phases; deconv3's go straight into deconv4,
+    # one transposed convolution each.
+    assert info.op_counts["DEPTH_TO_SPACE"] == 2
+    assert info.op_counts["TRANSPOSE_CONV"] == 4
+    deconv3 = next(r for r in manifest["layers"] if r["layer"] == "deconv3")
+    assert deconv3["tflite_ops"].count("LceBconv2d") == 4
+    plain = convert_generator(
+        build_generator(resolution=32, width=0.25, setting="A", scheme="xnor"), setting="A"
+    )
+    assert manifest["arena_estimate_bytes"] < plain.manifest["arena_estimate_bytes"]
+    assert manifest["parity_max_abs_err"] < 1e-4

@@ -1,7 +1,9 @@
 """Keras generator -> LCE flatbuffer, with graph and parity checks and a manifest.
 
-``convert_generator`` is bytes out: it converts with Larq Compute Engine, then proves
-the result before anyone ships it:
+``convert_generator`` is bytes out: it converts an inference copy of the generator
+(batch norms folded, float tail fused: :mod:`pbgan.convert.fold`) with Larq Compute
+Engine, orders its operators for a small arena (:mod:`pbgan.convert.schedule`), then
+proves the result before anyone ships it:
 
 * **graph check** — the flatbuffer's weighted operators are matched, in execution
   order, to the generator's projection and deconvolutions; every layer the plan
@@ -24,6 +26,7 @@ from pathlib import Path
 from pbgan.analysis import LayerDoR, analyze, load_keras_model
 from pbgan.convert.fold import fold_batch_norms
 from pbgan.convert.parity import PARITY_LATENTS, ConversionError, check_parity, fixed_latents
+from pbgan.convert.schedule import schedule_for_memory
 from pbgan.io import atomic_write_bytes, atomic_write_json
 from pbgan.layers import PhaseConv2DTranspose, Projection
 from pbgan.machine import machine_info
@@ -107,19 +110,25 @@ def _layer_ops(info: ModelInfo, layer: str, weighted: list[OpInfo]) -> list[str]
     return names
 
 
-def weighted_ops_per_layer(model: tf.keras.Model, rows: list[LayerDoR]) -> list[int]:
+def weighted_ops_per_layer(
+    model: tf.keras.Model, rows: list[LayerDoR], fused: dict[str, str] | None = None
+) -> list[int]:
     """Weighted operators each row's layer converts to: a phase layer's convolutions, else 1.
 
     A :class:`PhaseConv2DTranspose` converts to one convolution per output phase it
     computes (four for the built-in 4x4 stride-2 layer), see
-    :meth:`~pbgan.layers.PhaseConv2DTranspose.converted_convolutions`.
+    :meth:`~pbgan.layers.PhaseConv2DTranspose.converted_convolutions`; a tail fused
+    into one (``fused``, ``{phase layer: tail}``, :mod:`pbgan.convert.fold`) to one
+    transposed convolution per phase.
     """
-    return [
-        layer.converted_convolutions()
-        if isinstance(layer, PhaseConv2DTranspose | Projection)
-        else 1
-        for layer in (model.get_layer(row.layer) for row in rows)
-    ]
+    counts = {}
+    for row in rows:
+        layer = model.get_layer(row.layer)
+        if isinstance(layer, PhaseConv2DTranspose | Projection):
+            counts[row.layer] = layer.converted_convolutions()
+    for source, tail in (fused or {}).items():
+        counts[tail] = counts[source]
+    return [counts.get(row.layer, 1) for row in rows]
 
 
 def _check_op(row: LayerDoR, op: OpInfo, scheme: str | None) -> None:
@@ -145,10 +154,17 @@ def _check_op(row: LayerDoR, op: OpInfo, scheme: str | None) -> None:
 
 
 def ops_by_layer(
-    info: ModelInfo, rows: list[LayerDoR], ops_per_layer: list[int] | None = None
+    info: ModelInfo,
+    rows: list[LayerDoR],
+    ops_per_layer: list[int] | None = None,
+    fused: dict[str, str] | None = None,
 ) -> list[list[OpInfo]]:
     """The weighted operators of each row's layer, in order: ``ops_per_layer`` (one each
-    by default) consecutive ones per layer; ``ConversionError`` when the counts differ."""
+    by default) consecutive ones per layer; ``ConversionError`` when the counts differ.
+
+    A phase layer and the tail fused into it (``fused``, ``{phase layer: tail}``) run
+    interleaved, phase by phase: their operators are one block, the layer's are the
+    ``LceBconv2d`` among them and the tail's the rest, each in order."""
     weighted = [op for op in info.ops if op.name in WEIGHTED_OPS]
     counts = ops_per_layer or [1] * len(rows)
     if len(weighted) != sum(counts):
@@ -157,8 +173,24 @@ def ops_by_layer(
             f"layers, not {sum(counts)}: the converter fused or split a layer, so the plan "
             "cannot be checked"
         )
-    starts = [sum(counts[:i]) for i in range(len(counts))]
-    return [weighted[s : s + n] for s, n in zip(starts, counts, strict=True)]
+    names, fused = [r.layer for r in rows], fused or {}
+    out: list[list[OpInfo]] = []
+    start = k = 0
+    while k < len(rows):
+        if k + 1 < len(rows) and fused.get(names[k]) == names[k + 1]:
+            block = weighted[start : start + counts[k] + counts[k + 1]]
+            binary = [op for op in block if op.name == "LceBconv2d"]
+            if len(binary) != counts[k]:
+                raise ConversionError(
+                    f"{names[k]} with its fused tail {names[k + 1]}: {len(binary)} LceBconv2d "
+                    f"among their {len(block)} weighted operators, expected {counts[k]}"
+                )
+            out += [binary, [op for op in block if op.name != "LceBconv2d"]]
+            start, k = start + len(block), k + 2
+        else:
+            out.append(weighted[start : start + counts[k]])
+            start, k = start + counts[k], k + 1
+    return out
 
 
 def check_graph(
@@ -167,14 +199,16 @@ def check_graph(
     *,
     scheme: str | None,
     ops_per_layer: list[int] | None = None,
+    fused: dict[str, str] | None = None,
 ) -> list[LayerReport]:
     """Match weighted operators to layers and enforce the plan (see module docstring).
 
     ``ops_per_layer`` (:func:`weighted_ops_per_layer`; one each by default) is how many
-    consecutive weighted operators each layer converts to; every one is checked.
+    consecutive weighted operators each layer converts to, ``fused`` the tails fused
+    into a phase layer (:func:`ops_by_layer`); every operator is checked.
     """
     reports = []
-    for row, ops in zip(rows, ops_by_layer(info, rows, ops_per_layer), strict=True):
+    for row, ops in zip(rows, ops_by_layer(info, rows, ops_per_layer, fused), strict=True):
         for op in ops:
             _check_op(row, op, scheme)
         # The phases of a layer share their output multiplier and bias: count them once.
@@ -269,11 +303,15 @@ def convert_generator(
         )
     scheme = model_scheme or scheme or DEFAULT_SCHEME
 
-    inference, folded = fold_batch_norms(model)
-    flatbuffer = lce.convert_keras_model(inference)
+    inference, folded, fused = fold_batch_norms(model, fuse_tails=True)
+    flatbuffer, schedule = schedule_for_memory(lce.convert_keras_model(inference))
     info = read_flatbuffer(flatbuffer)
     layers = check_graph(
-        info, rows, scheme=scheme, ops_per_layer=weighted_ops_per_layer(model, rows)
+        info,
+        rows,
+        scheme=scheme,
+        ops_per_layer=weighted_ops_per_layer(model, rows, fused),
+        fused=fused,
     )
     figures = check_parity(
         flatbuffer,
@@ -296,6 +334,9 @@ def convert_generator(
         "float_constant_bytes": float_bytes,
         "layers": [dataclasses.asdict(r) for r in layers],
         "folded_batch_norms": folded,
+        "fused_tails": fused,
+        "arena_estimate_bytes": schedule["arena_estimate_after"],
+        "arena_estimate_converter_order_bytes": schedule["arena_estimate_before"],
         **figures.manifest(),
         "parity_latents": parity_latents,
         "deploys_binary": get_scheme(scheme).deploys_binary and any(plan),

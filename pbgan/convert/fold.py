@@ -11,16 +11,49 @@ the affine map to every phase convolution's output instead
 ``LceBconv2d``'s output multiplier and bias. The numbers are the same up to float
 rounding, which is why only batch norms with no binary layer after them are folded
 (:func:`_no_sign_after`). The copy is for inference (training ignores the folded map).
+
+The same copy may also **fuse a float tail** (``fuse_tails=True``): a float
+``Conv2DTranspose`` after the last binary phase layer (in the built-in generators the
+output layer, after its ReLU) is a sum over the phases. With ``u`` the interleaved
+phases ``P_a`` of a stride-``s`` layer (``u[s*m + a] = P_a[m]``) and ``K`` the tail's
+``k``-tap kernel at stride ``t``, along one axis::
+
+    y[o] = sum_i u[i] K[o + pb - t*i] = sum_a Y_a[o + pb - t*a],
+    Y_a  = conv_transpose(P_a, K, stride s*t, "valid")
+
+so each phase goes through the layers between (elementwise: ReLU, batch norm, ...) and
+its own stride-``s*t`` transposed convolution, placed ``t*a`` into a canvas of the
+tail's uncropped output, and the canvases add up (``pb`` is the tail's crop). The
+phases are never interleaved: the four phase outputs and their interleaved copy
+(CONCATENATION, DEPTH_TO_SPACE), the largest tensors alive at once in the binary
+generator, are gone, and what a phase leaves behind is the tail's small output. A tail
+is fused only where its output is smaller than the phase layer's
+(:func:`fusable_tails`); :meth:`pbgan.layers.PhaseConv2DTranspose.sink_phases` is the
+hook.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 from pbgan.layers import PhaseConv2DTranspose, Projection
+from pbgan.phase import output_length, pair
 
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["fold_batch_norms", "foldable_batch_norms"]
+__all__ = ["Folded", "fold_batch_norms", "foldable_batch_norms", "fusable_tails"]
+
+# Layers that act on each value (or each channel) alone: they commute with splitting a
+# feature map into phases.
+_ELEMENTWISE = (
+    tf.keras.layers.ReLU,
+    tf.keras.layers.LeakyReLU,
+    tf.keras.layers.Activation,
+    tf.keras.layers.BatchNormalization,
+    tf.keras.layers.Identity,
+)
 
 
 def _producer(layer: tf.keras.layers.Layer) -> tf.keras.layers.Layer | None:
@@ -98,22 +131,157 @@ def _affine(bn: tf.keras.layers.BatchNormalization) -> tuple[np.ndarray, np.ndar
     return scale.numpy(), shift.numpy()
 
 
-def fold_batch_norms(model: tf.keras.Model) -> tuple[tf.keras.Model, dict[str, str]]:
-    """An inference copy of ``model`` with its foldable batch norms folded (module doc),
-    and ``{batch norm: layer}`` of what was folded; ``model`` itself is unchanged."""
+def _single_consumer(layer: tf.keras.layers.Layer) -> bool:
+    return len(layer.inbound_nodes) == 1 and len(layer.outbound_nodes) == 1
+
+
+def _float_transpose(layer: tf.keras.layers.Layer) -> bool:
+    """A plain float ``Conv2DTranspose`` (no larq quantizer) the sum form can take."""
+    return (
+        isinstance(layer, tf.keras.layers.Conv2DTranspose)
+        and getattr(layer, "kernel_quantizer", None) is None
+        and getattr(layer, "input_quantizer", None) is None
+        and layer.data_format == "channels_last"
+        and pair(layer.dilation_rate) == (1, 1)
+        and layer.output_padding is None
+        and layer.padding in ("same", "valid")
+    )
+
+
+def _whole_phases(layer: PhaseConv2DTranspose) -> bool:
+    """The layer's inference output is its interleaved phases and nothing after them."""
+    shape = getattr(layer, "_build_input_shape", None)
+    if shape is None or None in tuple(shape)[1:3]:
+        return False
+    gh, gw = layer._geometry(*tuple(shape)[1:3])
+    plain = (
+        layer.pad_values == 1.0
+        and not layer.use_bias
+        and layer.activation is tf.keras.activations.linear
+    )
+    return layer._exact_possible(gh, gw) and not layer.shortcut and plain
+
+
+def fusable_tails(model: tf.keras.Model) -> dict[str, tuple[str, list[str]]]:
+    """``{phase layer: (tail, [layers between])}``: each float ``Conv2DTranspose`` whose
+    input is a binary phase layer's output through elementwise layers only (each read
+    by nothing else), with no binary layer after it and an output smaller than the
+    phase layer's (module doc)."""
+    tails = {}
+    for tail in model.layers:
+        if not _float_transpose(tail) or len(tail.inbound_nodes) != 1:
+            continue
+        between, layer = [], _producer(tail)
+        while isinstance(layer, _ELEMENTWISE) and _single_consumer(layer):
+            between.insert(0, layer)
+            layer = _producer(layer)
+        if (
+            isinstance(layer, PhaseConv2DTranspose)
+            and _binary_inputs(layer)
+            and len(layer.outbound_nodes) == 1
+            and _whole_phases(layer)
+            and _no_sign_after(model, tail)
+            and np.prod(tail.output_shape[1:]) < np.prod(layer.output_shape[1:])
+        ):
+            tails[layer.name] = (tail.name, [b.name for b in between])
+    return tails
+
+
+class _TailAxis(NamedTuple):
+    """One axis of the phase-by-phase tail over ``n`` phase rows (module doc)."""
+
+    phase: int  # length of each phase's stride s*t transposed convolution
+    stride: int  # s*t
+    step: int  # t: phase a starts t*a into the canvas
+    canvas: int  # the tail's uncropped output length
+    crop: int  # pb, the tail's crop at the start
+    size: int  # the tail's output length
+
+    @classmethod
+    def of(cls, n: int, s: int, k: int, t: int, padding: str) -> _TailAxis:
+        size = output_length(s * n, k, t, padding)
+        canvas = (s * n - 1) * t + k
+        crop = (canvas - size) // 2 if padding == "same" else 0
+        return cls((n - 1) * s * t + k, s * t, t, canvas, crop, size)
+
+    def pad(self, a: int) -> list[int]:
+        """Zeros before and after phase ``a``'s output to place it on the canvas."""
+        return [self.step * a, self.canvas - self.phase - self.step * a]
+
+
+def _tail_sink(
+    between: list[tf.keras.layers.Layer],
+    tail: tf.keras.layers.Conv2DTranspose,
+    strides: tuple[int, int],
+) -> Callable[[list[tf.Tensor]], tf.Tensor]:
+    """The phases (slot order) through ``between`` and ``tail`` as a sum (module doc)."""
+    kernel = tf.constant(tail.kernel.numpy())
+    bias = tf.constant(tail.bias.numpy()) if tail.use_bias else None
+    sizes = pair(tail.kernel_size), pair(tail.strides), strides
+
+    def sink(phases: list[tf.Tensor]) -> tf.Tensor:
+        h, w = (
+            _TailAxis.of(n, s, k, t, tail.padding)
+            for n, k, t, s in zip(phases[0].shape[1:3], *sizes, strict=True)
+        )
+        total = None
+        for q, x in enumerate(phases):
+            a, b = divmod(q, strides[1])
+            for layer in between:
+                x = layer(x, training=False)
+            shape = [tf.shape(x)[0], h.phase, w.phase, kernel.shape[2]]
+            y = tf.nn.conv2d_transpose(x, kernel, shape, (h.stride, w.stride), "VALID")
+            y = tf.pad(y, [[0, 0], h.pad(a), w.pad(b), [0, 0]])
+            total = y if total is None else total + y
+        y = total[:, h.crop : h.crop + h.size, w.crop : w.crop + w.size, :]
+        if bias is not None:
+            y = y + bias
+        return tail.activation(y)
+
+    return sink
+
+
+def _fresh(layer: tf.keras.layers.Layer) -> tf.keras.layers.Layer:
+    """A new layer with ``layer``'s configuration and weights (built on first call)."""
+    copy = layer.__class__.from_config(layer.get_config())
+    if layer.weights:
+        copy.build(layer.input_shape)
+        copy.set_weights(layer.get_weights())
+    return copy
+
+
+class Folded(NamedTuple):
+    """An inference copy and what it folded: ``{batch norm: layer}``, ``{layer: tail}``."""
+
+    model: tf.keras.Model
+    batch_norms: dict[str, str]
+    tails: dict[str, str]
+
+
+def fold_batch_norms(model: tf.keras.Model, *, fuse_tails: bool = False) -> Folded:
+    """An inference copy of ``model`` with its foldable batch norms folded and, with
+    ``fuse_tails``, its float tails fused (module doc); ``model`` is unchanged (and is
+    returned itself when there is nothing to do)."""
     pairs = foldable_batch_norms(model)
-    if not pairs:
-        return model, {}
+    tails = fusable_tails(model) if fuse_tails else {}
+    if not pairs and not tails:
+        return Folded(model, {}, {})
+    # A tail and the layers between become identities; the phase layer computes them.
+    absorbed = {name for tail, between in tails.values() for name in (tail, *between)}
 
     def clone(layer: tf.keras.layers.Layer) -> tf.keras.layers.Layer:
-        if layer.name in pairs:
+        if layer.name in pairs or layer.name in absorbed:
             return tf.keras.layers.Identity(name=layer.name)
         return layer.__class__.from_config(layer.get_config())
 
     copy = tf.keras.models.clone_model(model, clone_function=clone)
     for layer in model.layers:
-        if layer.name not in pairs and layer.weights:
+        if layer.name not in pairs and layer.name not in absorbed and layer.weights:
             copy.get_layer(layer.name).set_weights(layer.get_weights())
     for bn, target in pairs.items():
         copy.get_layer(target).fold_affine(*_affine(model.get_layer(bn)))
-    return copy, pairs
+    for name, (tail, between) in tails.items():
+        kept = [_fresh(model.get_layer(b)) for b in between if b not in pairs]
+        layer = copy.get_layer(name)
+        layer.sink_phases(_tail_sink(kept, model.get_layer(tail), layer.strides))
+    return Folded(copy, pairs, {name: tail for name, (tail, _) in tails.items()})

@@ -67,6 +67,7 @@ from pbgan.convert.core import (
     weighted_ops_per_layer,
 )
 from pbgan.convert.fold import fold_batch_norms
+from pbgan.convert.schedule import schedule_for_memory
 from pbgan.interpreters import exact_config, lce_interpreter, predict_rows
 from pbgan.machine import machine_info
 from pbgan.settings import DEFAULT_SCHEME, Setting, get_scheme, get_setting
@@ -335,10 +336,11 @@ def quantize_generator(
         import larq_compute_engine as lce
 
         scheme = infer_scheme(model)
-        inference = fold_batch_norms(model)[0]
+        inference = fold_batch_norms(model).model
         flatbuffer = lce.convert_keras_model(fake_quant_tail(inference, rows, representative))
     else:
         flatbuffer = quantize_flatbuffer(model, mode=mode, representative=representative)
+    flatbuffer = schedule_for_memory(flatbuffer)[0]
     info = read_flatbuffer(flatbuffer)
     layers = check_quantized_graph(
         info, rows, mode=mode, ops_per_layer=weighted_ops_per_layer(model, rows)
