@@ -36,8 +36,13 @@ format: $(BIN)/pbgan
 
 bench: $(BIN)/pbgan
 	$(BIN)/python benchmarks/bench_size.py
-	$(BIN)/python benchmarks/bench_generator.py
-	$(BIN)/python benchmarks/bench_train_step.py
+	$(BIN)/python benchmarks/bench_generator.py --runs 100
+	$(BIN)/python benchmarks/peers.py --out benchmarks/results/peers
+	$(BIN)/python benchmarks/profile_threads.py --out benchmarks/results/threads
+	$(BIN)/python benchmarks/phase_forms.py
+	$(BIN)/python benchmarks/tail_forms.py
+	$(BIN)/python benchmarks/bench_train_step.py --rounds 30
+	$(BIN)/python benchmarks/bench_cli_help.py --runs 10
 
 # android_demo/core (plain Java) and its JUnit 4 tests on the JVM, with test vectors from
 # `pbgan android-assets` on a tiny converted generator: Java must draw exactly the pixels

@@ -7,7 +7,7 @@ from pbgan.cli import main
 from pbgan.convert import ConversionError, check_graph, convert_generator
 from pbgan.models import binary_convolutions, build_generator, generator_dors
 from pbgan.settings import SCHEMES, SETTINGS, NegativeDoRWarning, get_setting
-from pbgan.tflite_graph import read_flatbuffer
+from pbgan.tflite_graph import format_bytes, read_flatbuffer
 
 import pytest
 import tensorflow as tf
@@ -32,6 +32,10 @@ MANIFEST_KEYS = {
     "parity_worst_row_fraction",
     "parity_worst_column_fraction",
     "parity_worst_channel_fraction",
+    "folded_batch_norms",
+    "fused_tails",
+    "arena_estimate_bytes",
+    "arena_estimate_converter_order_bytes",
 }
 
 
@@ -158,6 +162,11 @@ def test_cli_converts_random_init_and_writes_flatbuffer_and_manifest(tmp_path):
     assert manifest["source"].startswith("dcgan32")
     assert out.read_bytes()[4:8] == b"TFL3"
     assert sorted(p.name for p in out.parent.iterdir()) == ["auto.json", "auto.tflite"]
+    # The written graph runs in the order whose arena the manifest and the output state.
+    arena = read_flatbuffer(out.read_bytes()).activation_arena_bytes
+    assert manifest["arena_estimate_bytes"] == arena
+    assert manifest["arena_estimate_converter_order_bytes"] >= arena
+    assert f"activation arena {format_bytes(arena)} (estimate" in result.output
 
 
 def test_cli_bwn_says_layers_deploy_in_float(tmp_path):

@@ -155,8 +155,23 @@ def convert(
             f"  {layer['layer']:<{width}} DoR {layer['dor']:>6}  {kind:<6} "
             f"{format_bytes(layer['weight_bytes']):>10}  {' '.join(layer['tflite_ops'])}"
         )
+    click.echo(_inference_summary(m))
     if "note" in m:
         click.echo(f"note: {m['note']}")
+
+
+def _inference_summary(m: dict) -> str:
+    """What the inference copy and the operator order did, in one line."""
+    parts = [f"{bn} folded into {layer}" for bn, layer in m["folded_batch_norms"].items()]
+    parts += [
+        f"{tail} fused into {layer} phase by phase" for layer, tail in m["fused_tails"].items()
+    ]
+    arena = f"activation arena {format_bytes(m['arena_estimate_bytes'])} (estimate"
+    if m["arena_estimate_converter_order_bytes"] != m["arena_estimate_bytes"]:
+        arena += (
+            f"; {format_bytes(m['arena_estimate_converter_order_bytes'])} in the converter's order"
+        )
+    return f"inference: {'; '.join([*parts, arena + ')'])}"
 
 
 def _echo_quantized(tflite: object, manifest_path: object, m: dict) -> None:
