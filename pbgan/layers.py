@@ -375,9 +375,9 @@ class PhaseConv2DTranspose(tf.keras.layers.Layer):
         ``sink`` gets the ``strides[0] * strides[1]`` phase outputs in ``depth_to_space``
         slot order (phase ``(r, c)`` at ``r * strides[1] + c``, each ``h x w x filters``,
         any folded batch norm applied) and returns the layer's output, whatever its
-        shape: :func:`pbgan.convert.fold.fuse_float_tails` passes the layers after this
-        one through it. Only for a layer whose inference output is the interleaved
-        phases alone (:meth:`_exact_phases`; no shortcut, zero-frame, bias or
+        shape: :func:`pbgan.convert.fold.fold_batch_norms` (``fuse_tails``) passes the
+        layers after this one through it. Only for a layer whose inference output is the
+        interleaved phases alone (:meth:`_exact_phases`; no shortcut, zero-frame, bias or
         activation after them) and only in a copy meant for conversion.
         """
         shape = getattr(self, "_build_input_shape", None)

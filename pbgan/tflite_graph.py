@@ -35,6 +35,7 @@ __all__ = [
     "OpInfo",
     "TensorInfo",
     "format_summary",
+    "live_bytes",
     "read_flatbuffer",
     "read_flatbuffer_file",
     "tflite_schema",
@@ -223,10 +224,8 @@ def _indices(getter: Any, length: int) -> list[int]:
     return [int(getter(j)) for j in range(length) if getter(j) >= 0]
 
 
-def arena_estimate(ops: list[OpInfo], inputs: list[TensorInfo], outputs: list[TensorInfo]) -> int:
-    """Peak summed bytes of live non-constant tensors (see the module docstring)."""
-    if not ops:
-        return sum(t.nbytes for t in {t.index: t for t in inputs + outputs}.values())
+def live_bytes(ops: list[OpInfo], inputs: list[TensorInfo], outputs: list[TensorInfo]) -> list[int]:
+    """Summed bytes of the non-constant tensors alive at each operator (module docstring)."""
     first: dict[int, int] = {t.index: 0 for t in inputs}
     last: dict[int, int] = {}
     sizes: dict[int, int] = {}
@@ -252,7 +251,14 @@ def arena_estimate(ops: list[OpInfo], inputs: list[TensorInfo], outputs: list[Te
     for index, start in first.items():
         for i in range(start, last.get(index, start) + 1):
             live[i] += sizes.get(index, 0)
-    return max(live)
+    return live
+
+
+def arena_estimate(ops: list[OpInfo], inputs: list[TensorInfo], outputs: list[TensorInfo]) -> int:
+    """Peak summed bytes of live non-constant tensors (see the module docstring)."""
+    if not ops:
+        return sum(t.nbytes for t in {t.index: t for t in inputs + outputs}.values())
+    return max(live_bytes(ops, inputs, outputs))
 
 
 def read_flatbuffer(data: bytes) -> ModelInfo:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pbgan.convert import convert_generator
+from pbgan.analysis import analyze
+from pbgan.convert import ConversionError, convert_generator
+from pbgan.convert.core import ops_by_layer
 from pbgan.convert.fold import fold_batch_norms, foldable_batch_norms, fusable_tails
 from pbgan.layers import PhaseConv2DTranspose
 from pbgan.models import build_generator
@@ -135,6 +137,13 @@ def test_a_tail_larger_than_the_phases_or_after_a_sign_is_not_fused():
     assert fold_batch_norms(gen, fuse_tails=True).tails == {}
 
 
+def test_a_batch_norm_over_rows_between_keeps_the_tail_unfused():
+    """Normalizing over a spatial axis does not commute with splitting into phases."""
+    tail = tf.keras.layers.Conv2DTranspose(2, 4, strides=2, padding="same", name="tail")
+    between = [tf.keras.layers.BatchNormalization(axis=1), tf.keras.layers.ReLU()]
+    assert fusable_tails(_chain(tail, between)) == {}
+
+
 def test_converted_fused_tail_skips_the_interleave_and_lowers_the_arena():
     gen = _with_batch_statistics(
         build_generator(resolution=32, width=0.25, setting="auto", scheme="xnor")
@@ -150,6 +159,13 @@ def test_converted_fused_tail_skips_the_interleave_and_lowers_the_arena():
     assert info.op_counts["TRANSPOSE_CONV"] == 4
     deconv3 = next(r for r in manifest["layers"] if r["layer"] == "deconv3")
     assert deconv3["tflite_ops"].count("LceBconv2d") == 4
+    # Reported per layer: the peak is deconv3's (its input, a window, the canvases).
+    assert deconv3["peak_live_bytes"] == manifest["arena_estimate_bytes"]
+    # The plan check takes the block of a layer and its tail by kind: a wrong pair
+    # (deconv2's block holds deconv3's bconvs too) is refused, not matched.
+    rows = analyze(gen)
+    with pytest.raises(ConversionError, match="LceBconv2d among their 8 weighted operators, expected 4"):
+        ops_by_layer(info, rows, [4, 4, 4, 4, 4], fused={"deconv2": "deconv3"})
     plain = convert_generator(
         build_generator(resolution=32, width=0.25, setting="A", scheme="xnor"), setting="A"
     )

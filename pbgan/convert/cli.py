@@ -153,7 +153,8 @@ def convert(
         kind = "binary" if "LceBconv2d" in layer["tflite_ops"] else "float"
         click.echo(
             f"  {layer['layer']:<{width}} DoR {layer['dor']:>6}  {kind:<6} "
-            f"{format_bytes(layer['weight_bytes']):>10}  {' '.join(layer['tflite_ops'])}"
+            f"{format_bytes(layer['weight_bytes']):>10} weights "
+            f"{format_bytes(layer['peak_live_bytes']):>10} live  {' '.join(layer['tflite_ops'])}"
         )
     click.echo(_inference_summary(m))
     if "note" in m:
@@ -186,5 +187,6 @@ def _echo_quantized(tflite: object, manifest_path: object, m: dict) -> None:
     for layer in m["layers"]:
         click.echo(
             f"  {layer['layer']:<12} DoR {layer['dor']:>6}  {layer['weight_dtype']:<7}"
-            f"{format_bytes(layer['weight_bytes']):>10}  {' '.join(layer['tflite_ops'])}"
+            f"{format_bytes(layer['weight_bytes']):>10} weights "
+            f"{format_bytes(layer['peak_live_bytes']):>10} live  {' '.join(layer['tflite_ops'])}"
         )

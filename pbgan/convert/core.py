@@ -31,7 +31,7 @@ from pbgan.io import atomic_write_bytes, atomic_write_json
 from pbgan.layers import PhaseConv2DTranspose, Projection
 from pbgan.machine import machine_info
 from pbgan.settings import DEFAULT_SCHEME, Setting, get_scheme, get_setting
-from pbgan.tflite_graph import ModelInfo, OpInfo, read_flatbuffer
+from pbgan.tflite_graph import ModelInfo, OpInfo, live_bytes, read_flatbuffer
 
 import tensorflow as tf
 
@@ -45,6 +45,7 @@ __all__ = [
     "check_output",
     "convert_generator",
     "infer_scheme",
+    "layer_ops",
     "load_generator_source",
     "weighted_ops_per_layer",
     "write_conversion",
@@ -70,6 +71,9 @@ class LayerReport:
     binarized: bool
     tflite_ops: list[str]
     weight_bytes: int
+    # The most activation bytes alive at any of the layer's operators (the arena
+    # estimate of pbgan.tflite_graph, per layer).
+    peak_live_bytes: int
 
 
 @dataclasses.dataclass
@@ -102,12 +106,11 @@ def _filter(op: OpInfo) -> object:
     return constants[0]
 
 
-def _layer_ops(info: ModelInfo, layer: str, weighted: list[OpInfo]) -> list[str]:
+def layer_ops(info: ModelInfo, layer: str, weighted: list[OpInfo]) -> list[OpInfo]:
     """Operators whose outputs are named after ``layer``, plus its weighted operators."""
     marker = f"/{layer}/"
-    names = [op.name for op in info.ops if any(marker in t.name for t in op.outputs)]
-    names += [op.name for op in weighted if op.name not in names]
-    return names
+    named = [op for op in info.ops if any(marker in t.name for t in op.outputs)]
+    return named + [op for op in weighted if op not in named]
 
 
 def weighted_ops_per_layer(
@@ -208,15 +211,22 @@ def check_graph(
     into a phase layer (:func:`ops_by_layer`); every operator is checked.
     """
     reports = []
+    live = live_bytes(info.ops, info.inputs, info.outputs)
     for row, ops in zip(rows, ops_by_layer(info, rows, ops_per_layer, fused), strict=True):
         for op in ops:
             _check_op(row, op, scheme)
         # The phases of a layer share their output multiplier and bias: count them once.
         constants = {t.index: t.nbytes for op in ops for t in op.inputs if t.is_constant}
         weight_bytes = sum(constants.values())
+        mine = layer_ops(info, row.layer, ops)
         reports.append(
             LayerReport(
-                row.layer, row.dor, row.binarized, _layer_ops(info, row.layer, ops), weight_bytes
+                row.layer,
+                row.dor,
+                row.binarized,
+                [op.name for op in mine],
+                weight_bytes,
+                max(live[op.index] for op in mine),
             )
         )
     return reports

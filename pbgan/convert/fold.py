@@ -21,7 +21,7 @@ phases ``P_a`` of a stride-``s`` layer (``u[s*m + a] = P_a[m]``) and ``K`` the t
     y[o] = sum_i u[i] K[o + pb - t*i] = sum_a Y_a[o + pb - t*a],
     Y_a  = conv_transpose(P_a, K, stride s*t, "valid")
 
-so each phase goes through the layers between (elementwise: ReLU, batch norm, ...) and
+so each phase goes through the layers between (per pixel: ReLU, batch norm, ...) and
 its own stride-``s*t`` transposed convolution, placed ``t*a`` into a canvas of the
 tail's uncropped output, and the canvases add up (``pb`` is the tail's crop). The
 phases are never interleaved: the four phase outputs and their interleaved copy
@@ -45,15 +45,22 @@ import tensorflow as tf
 
 __all__ = ["Folded", "fold_batch_norms", "foldable_batch_norms", "fusable_tails"]
 
-# Layers that act on each value (or each channel) alone: they commute with splitting a
-# feature map into phases.
-_ELEMENTWISE = (
+# Layers that act on each pixel alone (its values, or its vector of channels): they
+# commute with splitting a feature map into phases.
+_PER_PIXEL = (
     tf.keras.layers.ReLU,
     tf.keras.layers.LeakyReLU,
     tf.keras.layers.Activation,
     tf.keras.layers.BatchNormalization,
     tf.keras.layers.Identity,
 )
+
+
+def _per_pixel(layer: tf.keras.layers.Layer) -> bool:
+    """Whether ``layer`` commutes with a split into phases (a batch norm: over channels)."""
+    if isinstance(layer, tf.keras.layers.BatchNormalization):
+        return layer.axis in (-1, 3, [3], [-1])
+    return isinstance(layer, _PER_PIXEL)
 
 
 def _producer(layer: tf.keras.layers.Layer) -> tf.keras.layers.Layer | None:
@@ -164,7 +171,7 @@ def _whole_phases(layer: PhaseConv2DTranspose) -> bool:
 
 def fusable_tails(model: tf.keras.Model) -> dict[str, tuple[str, list[str]]]:
     """``{phase layer: (tail, [layers between])}``: each float ``Conv2DTranspose`` whose
-    input is a binary phase layer's output through elementwise layers only (each read
+    input is a binary phase layer's output through per-pixel layers only (each read
     by nothing else), with no binary layer after it and an output smaller than the
     phase layer's (module doc)."""
     tails = {}
@@ -172,7 +179,7 @@ def fusable_tails(model: tf.keras.Model) -> dict[str, tuple[str, list[str]]]:
         if not _float_transpose(tail) or len(tail.inbound_nodes) != 1:
             continue
         between, layer = [], _producer(tail)
-        while isinstance(layer, _ELEMENTWISE) and _single_consumer(layer):
+        while _per_pixel(layer) and _single_consumer(layer):
             between.insert(0, layer)
             layer = _producer(layer)
         if (

@@ -63,6 +63,7 @@ from pbgan.convert.core import (
     ConversionError,
     LayerReport,
     infer_scheme,
+    layer_ops,
     ops_by_layer,
     weighted_ops_per_layer,
 )
@@ -71,7 +72,7 @@ from pbgan.convert.schedule import schedule_for_memory
 from pbgan.interpreters import exact_config, lce_interpreter, predict_rows
 from pbgan.machine import machine_info
 from pbgan.settings import DEFAULT_SCHEME, Setting, get_scheme, get_setting
-from pbgan.tflite_graph import ModelInfo, OpInfo, TensorInfo, read_flatbuffer
+from pbgan.tflite_graph import ModelInfo, OpInfo, TensorInfo, live_bytes, read_flatbuffer
 
 import numpy as np
 import tensorflow as tf
@@ -170,6 +171,7 @@ def check_quantized_graph(
     :func:`~pbgan.convert.core.check_graph`); binarized ones are ``LceBconv2d`` with
     bit-packed weights, every other one holds int8 weights."""
     producers = _producers(info)
+    live = live_bytes(info.ops, info.inputs, info.outputs)
     reports = []
     for row, ops in zip(rows, ops_by_layer(info, rows, ops_per_layer), strict=True):
         op = ops[0]
@@ -184,7 +186,10 @@ def check_quantized_graph(
                     )
             bytes_ = sum({t.index: t.nbytes for t in stored}.values())  # shared once
             names = [o.name for o in ops]
-            reports.append(QuantizedLayerReport(row.layer, row.dor, True, names, bytes_, "binary"))
+            peak = max(live[o.index] for o in layer_ops(info, row.layer, ops))
+            reports.append(
+                QuantizedLayerReport(row.layer, row.dor, True, names, bytes_, peak, "binary")
+            )
             continue
         stored = _stored_weights(op, producers)
         kernels = [t for t in stored if len(t.shape) >= 2]
@@ -205,7 +210,10 @@ def check_quantized_graph(
         names = [*dequantize, op.name]
         weight_bytes = sum(t.nbytes for t in stored)
         dtype = kernels[0].dtype
-        reports.append(QuantizedLayerReport(row.layer, row.dor, False, names, weight_bytes, dtype))
+        peak = max(live[o.index] for o in layer_ops(info, row.layer, ops))
+        reports.append(
+            QuantizedLayerReport(row.layer, row.dor, False, names, weight_bytes, peak, dtype)
+        )
     return reports
 
 

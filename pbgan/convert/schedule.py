@@ -6,19 +6,21 @@ it. The converter picks some topological order; where a graph has parallel branc
 may start all of them before finishing one (a phase deconvolution's four windows padded
 before any is quantized), and every started branch's tensors are alive at once.
 
-:func:`schedule_for_memory` tries two kinds of order and keeps the one with the lowest
+:func:`schedule_for_memory` tries these orders and keeps the one with the lowest
 :func:`pbgan.tflite_graph.arena_estimate`, the converter's own included (so no graph
 gets worse):
 
 * :func:`greedy_order`, a list schedule: of the operators whose inputs exist, run the
   one that adds the fewest bytes to the live set (its outputs, minus the inputs it is
-  the last reader of), ties in the converter's order;
+  the last reader of; a window and the quantizer that shrinks it as one step), ties in
+  the converter's order;
 * :func:`depth_first_order`, operators in post-order from the graph's outputs: each
   branch of a join (the sum of a fused tail's phases) is finished, and joined, before
   the next one starts, whichever way the converter associated the join;
 * the greedy schedule with ties broken in depth-first order (branches that cost the
   same run in the order their join wants them).
- The operators, tensors and weights are untouched:
+
+The operators, tensors and weights are untouched:
 :func:`reorder_operators` permutes the subgraph's operator vector in place (flatbuffer
 offsets are relative to where they are stored, so each entry is re-pointed), and the
 results are bit-identical.
