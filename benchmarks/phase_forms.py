@@ -12,13 +12,14 @@ fastest and median round per inference.
 from __future__ import annotations
 
 import argparse
-import time
+from functools import partial
 
 import pbgan  # noqa: F401  (selects Keras 2 before TensorFlow loads)
 from pbgan.convert.core import convert_generator
 from pbgan.interpreters import lce_interpreter
 from pbgan.layers import PhaseConv2DTranspose, Projection
 from pbgan.models import build_generator
+from pbgan.runtime.local import time_alternating
 
 import numpy as np
 
@@ -53,14 +54,8 @@ def main() -> None:
     print(
         f"sizes: training forms {len(old)} B, inference forms {len(new)} B; max diff {diff.max()}"
     )
-    times: dict[str, list[float]] = {k: [] for k in its}
-    for _ in range(args.rounds):
-        for k, it in its.items():
-            t = time.perf_counter()
-            for _ in range(10):
-                it.predict(z)
-            times[k].append((time.perf_counter() - t) / 10 * 1e3)
-    for k, v in times.items():
+    calls = {k: partial(it.predict, z) for k, it in its.items()}
+    for k, v in time_alternating(calls, rounds=args.rounds).items():
         print(f"{k}: fastest {min(v):.2f} ms, median {np.median(v):.2f} ms")
 
 

@@ -17,7 +17,7 @@ prints and writes the fastest and median round per inference.
 from __future__ import annotations
 
 import argparse
-import time
+from functools import partial
 from pathlib import Path
 
 import pbgan  # noqa: F401  (selects Keras 2 before TensorFlow loads)
@@ -28,6 +28,7 @@ from pbgan.interpreters import lce_interpreter
 from pbgan.io import atomic_write_json
 from pbgan.machine import busy_cores, machine_info
 from pbgan.models import build_generator
+from pbgan.runtime.local import time_alternating
 from pbgan.tflite_graph import read_flatbuffer
 
 import numpy as np
@@ -70,14 +71,8 @@ def main() -> None:
     rows = []
     for threads, config in CONFIGS.items():
         its = {k: lce_interpreter(m, threads=threads, config=config) for k, m in models.items()}
-        times: dict[str, list[float]] = {k: [] for k in its}
-        for _ in range(args.rounds):
-            for k, it in its.items():
-                start = time.perf_counter()
-                for _ in range(10):
-                    it.predict(z)
-                times[k].append((time.perf_counter() - start) / 10 * 1e3)
-        for k, v in times.items():
+        calls = {k: partial(it.predict, z) for k, it in its.items()}
+        for k, v in time_alternating(calls, rounds=args.rounds).items():
             row = {
                 "form": k,
                 "threads": threads,

@@ -164,7 +164,9 @@ def test_converted_fused_tail_skips_the_interleave_and_lowers_the_arena():
     # The plan check takes the block of a layer and its tail by kind: a wrong pair
     # (deconv2's block holds deconv3's bconvs too) is refused, not matched.
     rows = analyze(gen)
-    with pytest.raises(ConversionError, match="LceBconv2d among their 8 weighted operators, expected 4"):
+    with pytest.raises(
+        ConversionError, match="LceBconv2d among their 8 weighted operators, expected 4"
+    ):
         ops_by_layer(info, rows, [4, 4, 4, 4, 4], fused={"deconv2": "deconv3"})
     plain = convert_generator(
         build_generator(resolution=32, width=0.25, setting="A", scheme="xnor"), setting="A"

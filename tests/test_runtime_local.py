@@ -13,6 +13,7 @@ from pbgan.runtime.local import (
     best,
     measure_peak_rss,
     random_inputs,
+    time_alternating,
 )
 from pbgan.tflite_graph import read_flatbuffer
 
@@ -145,3 +146,12 @@ def test_anonymous_rss_grows_with_the_model_copy(tmp_path):
 def test_peak_rss_probe_names_a_missing_file(tmp_path):
     with pytest.raises(BenchError, match="does not exist"):
         measure_peak_rss(tmp_path / "gone.tflite")
+
+
+def test_alternating_rounds_run_each_call_in_turn():
+    order: list[str] = []
+    calls = {"a": lambda: order.append("a"), "b": lambda: order.append("b")}
+    times = time_alternating(calls, rounds=2, repeat=3)
+    assert order == ["a"] * 3 + ["b"] * 3 + ["a"] * 3 + ["b"] * 3
+    assert [len(v) for v in times.values()] == [2, 2]
+    assert all(t >= 0 for v in times.values() for t in v)

@@ -180,6 +180,22 @@ def time_calls(call: Callable[[], Any], *, runs: int, warmup: int) -> list[float
     return times
 
 
+def time_alternating(
+    calls: dict[str, Callable[[], Any]], *, rounds: int, repeat: int = 10
+) -> dict[str, list[float]]:
+    """Milliseconds per call of each of ``calls``, one figure per round: every round
+    runs each call ``repeat`` times, the calls in turn, so slow drift of the machine
+    (load, frequency) reaches all of them alike (an A/B in one process)."""
+    times: dict[str, list[float]] = {k: [] for k in calls}
+    for _ in range(rounds):
+        for k, call in calls.items():
+            start = time.perf_counter()
+            for _ in range(repeat):
+                call()
+            times[k].append((time.perf_counter() - start) / repeat * 1e3)
+    return times
+
+
 def summarize(
     times_ms: list[float], *, model: str, config: KernelConfig, threads: int
 ) -> BenchResult:
