@@ -380,10 +380,17 @@ class PhaseConv2DTranspose(tf.keras.layers.Layer):
         interleaved phases alone (:meth:`_exact_phases`; no shortcut, zero-frame, bias or
         activation after them) and only in a copy meant for conversion.
         """
-        shape = getattr(self, "_build_input_shape", None)
-        if shape is None or not self._exact_possible(*self._geometry(*tuple(shape)[1:3])):
+        if not self.built_exact():
             raise ValueError(f"{self.name}: only a built layer of whole phases takes a sink")
         self._sink = sink
+
+    def built_exact(self) -> bool:
+        """Whether the layer is built for a known height and width at which inference
+        takes :meth:`_exact_phases` (each phase only over the rows it keeps)."""
+        shape = getattr(self, "_build_input_shape", None)
+        if shape is None or None in tuple(shape)[1:3]:
+            return False
+        return self._exact_possible(*self._geometry(*tuple(shape)[1:3]))
 
     def _exact_phases(
         self,

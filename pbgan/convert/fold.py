@@ -56,10 +56,16 @@ _PER_PIXEL = (
 )
 
 
+def _over_channels(bn: tf.keras.layers.BatchNormalization) -> bool:
+    """Whether a batch norm normalizes over the channel axis (NHWC) only."""
+    axis = bn.axis if isinstance(bn.axis, int) else list(bn.axis)
+    return axis in (-1, 3, [3], [-1])
+
+
 def _per_pixel(layer: tf.keras.layers.Layer) -> bool:
     """Whether ``layer`` commutes with a split into phases (a batch norm: over channels)."""
     if isinstance(layer, tf.keras.layers.BatchNormalization):
-        return layer.axis in (-1, 3, [3], [-1])
+        return _over_channels(layer)
     return isinstance(layer, _PER_PIXEL)
 
 
@@ -115,11 +121,10 @@ def foldable_batch_norms(model: tf.keras.Model) -> dict[str, str]:
         if not isinstance(layer, tf.keras.layers.BatchNormalization):
             continue
         producer = _producer(layer)
-        axis = layer.axis if isinstance(layer.axis, int) else list(layer.axis)
         if (
             producer is None
             or not _folds_into(producer)
-            or axis not in (-1, 3, [3], [-1])
+            or not _over_channels(layer)
             or len(producer.outbound_nodes) != 1
             or not _no_sign_after(model, layer)
         ):
@@ -157,16 +162,12 @@ def _float_transpose(layer: tf.keras.layers.Layer) -> bool:
 
 def _whole_phases(layer: PhaseConv2DTranspose) -> bool:
     """The layer's inference output is its interleaved phases and nothing after them."""
-    shape = getattr(layer, "_build_input_shape", None)
-    if shape is None or None in tuple(shape)[1:3]:
-        return False
-    gh, gw = layer._geometry(*tuple(shape)[1:3])
     plain = (
         layer.pad_values == 1.0
         and not layer.use_bias
         and layer.activation is tf.keras.activations.linear
     )
-    return layer._exact_possible(gh, gw) and not layer.shortcut and plain
+    return layer.built_exact() and not layer.shortcut and plain
 
 
 def fusable_tails(model: tf.keras.Model) -> dict[str, tuple[str, list[str]]]:
